@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One connection: bytes read into the query buffer, parsed into requests,
+ * dispatched in order; replies gathered in one buffer and written with
+ * backpressure (a slow reader never blocks anyone else).
+ */
+#ifndef TMC_CLIENT_H
+#define TMC_CLIENT_H
+
+#include <stddef.h>
+
+#include "net.h"
+#include "resp.h"
+#include "state.h"
+
+#define CLIENT_CLOSE_AFTER_REPLY (1 << 0) /* QUIT, protocol error */
+#define CLIENT_CLOSE_ASAP        (1 << 1) /* I/O error: drop now */
+#define CLIENT_UNIX_SOCKET       (1 << 2) /* came in on the Unix socket */
+
+#define CLIENT_IOBUF_LEN (16 * 1024)      /* read size (Redis: 16 KB) */
+#define CLIENT_NAME_MAX 1024              /* longest CLIENT SETNAME/INFO */
+
+struct command;
+
+struct client {
+	struct server *srv;
+	struct client *prev, *next;      /* in srv->clients */
+	int fd;
+	unsigned long long id;           /* CLIENT ID */
+	int flags;                       /* CLIENT_* */
+	char addr[NET_ADDR_LEN];         /* peer "ip:port" or socket path */
+	char laddr[NET_ADDR_LEN];        /* local end */
+	char *name;                      /* CLIENT SETNAME, or NULL */
+	char *lib_name;                  /* CLIENT SETINFO LIB-NAME */
+	char *lib_ver;                   /* CLIENT SETINFO LIB-VER */
+	int resp;                        /* protocol version: 2 */
+	long long ctime_ms;              /* connected at (monotonic) */
+	long long last_ms;               /* last command at (monotonic) */
+	const struct command *lastcmd;   /* for CLIENT LIST cmd= */
+
+	/* The request being executed: points into qbuf. */
+	int argc;
+	struct resp_arg *argv;
+
+	char *qbuf;                      /* unparsed and unhandled bytes */
+	size_t qlen;                     /* bytes in qbuf */
+	size_t qcap;                     /* bytes allocated */
+	struct resp_parser parser;
+
+	struct resp_buf reply;           /* encoded replies not yet sent */
+	size_t reply_sent;               /* bytes of reply already written */
+};
+
+/* Wrap an accepted fd; registers it with the event loop. NULL (and the
+ * fd closed) if it cannot be watched. */
+struct client *client_create(struct server *srv, int fd, int flags,
+    const char *addr);
+
+/* Close the connection and free everything it holds. */
+void client_free(struct client *c);
+
+/* Bytes waiting in the client's output. */
+size_t client_pending_output(const struct client *c);
+
+#endif

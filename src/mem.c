@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Allocation wrappers with memory accounting (see mem.h).
+ */
+#include "config.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef HAVE_MALLOC_H
+#include <malloc.h>
+#endif
+
+#include "mem.h"
+
+/* Relaxed atomics: the server thread does almost all the work, but the
+ * Python extension may allocate (codec buffers) from other threads. */
+static atomic_size_t used_bytes;
+
+/* Report an allocation failure and stop: there is no safe way to go on. */
+static void
+mem_oom(size_t size)
+{
+	fprintf(stderr, "tiny-mp-cache: out of memory allocating %zu bytes\n",
+	    size);
+	fflush(stderr);
+	abort();
+}
+
+size_t
+mem_usable(const void *ptr)
+{
+#ifdef HAVE_MALLOC_USABLE_SIZE
+	return ptr != NULL ? malloc_usable_size((void *)ptr) : 0;
+#else
+	(void)ptr;
+	return 0;
+#endif
+}
+
+void *
+mem_alloc(size_t size)
+{
+	void *p = malloc(size != 0 ? size : 1);
+
+	if (p == NULL)
+		mem_oom(size);
+	atomic_fetch_add_explicit(&used_bytes, mem_usable(p),
+	    memory_order_relaxed);
+	return p;
+}
+
+void *
+mem_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n != 0 ? n : 1, size != 0 ? size : 1);
+
+	if (p == NULL)
+		mem_oom(n * size);
+	atomic_fetch_add_explicit(&used_bytes, mem_usable(p),
+	    memory_order_relaxed);
+	return p;
+}
+
+void *
+mem_realloc(void *ptr, size_t size)
+{
+	size_t old = mem_usable(ptr);
+	void *p = realloc(ptr, size != 0 ? size : 1);
+
+	if (p == NULL)
+		mem_oom(size);
+	atomic_fetch_sub_explicit(&used_bytes, old, memory_order_relaxed);
+	atomic_fetch_add_explicit(&used_bytes, mem_usable(p),
+	    memory_order_relaxed);
+	return p;
+}
+
+void
+mem_free(void *ptr)
+{
+	if (ptr == NULL)
+		return;
+	atomic_fetch_sub_explicit(&used_bytes, mem_usable(ptr),
+	    memory_order_relaxed);
+	free(ptr);
+}
+
+char *
+mem_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = mem_alloc(n);
+
+	memcpy(p, s, n);
+	return p;
+}
+
+size_t
+mem_used(void)
+{
+	return atomic_load_explicit(&used_bytes, memory_order_relaxed);
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Allocation wrappers with memory accounting: every byte the server holds
+ * on the heap goes through here, so INFO can report used_memory.
+ * Allocation failure is fatal (as in Redis's zmalloc): the process logs and
+ * aborts rather than run on with a half-applied command.
+ */
+#ifndef TMC_MEM_H
+#define TMC_MEM_H
+
+#include <stddef.h>
+
+void *mem_alloc(size_t size);                  /* never returns NULL */
+void *mem_calloc(size_t n, size_t size);       /* zeroed; never NULL */
+void *mem_realloc(void *ptr, size_t size);     /* never returns NULL */
+void mem_free(void *ptr);                      /* NULL is fine */
+char *mem_strdup(const char *s);
+size_t mem_used(void);                         /* bytes currently allocated */
+size_t mem_usable(const void *ptr);            /* allocator's real size */
+
+#endif
