@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The command table and dispatch. One const row per command: name, arity,
- * flags, handler, key positions, and the documentation COMMAND DOCS and
- * COMMAND INFO report. Arity and unknown-command errors are checked here,
+ * flags, handler, key positions, ACL categories; cmd_server.c adds the
+ * documentation COMMAND DOCS reports. Arity and unknown-command errors are checked here,
  * once, with Redis's texts; handlers never re-check argc.
  */
 #ifndef TMC_COMMANDS_H
@@ -39,13 +39,6 @@ struct command {
 	const char *acl;             /* ACL categories, e.g. "@read @string @fast" */
 	const struct command *sub;   /* subcommands (NULL-name terminated) */
 	const char *parent;          /* container's name for subcommands */
-	/* Documentation (COMMAND DOCS): */
-	const char *summary;
-	const char *since;           /* "1.0.0" */
-	const char *group;           /* "string", "generic", "server", ... */
-	const char *complexity;      /* "O(1)" */
-	const char *args;            /* arguments, as COMMAND DOCS wants
-	                              * them: see cmd_server.c */
 };
 
 /* The top-level table, terminated by a row whose name is NULL. */
@@ -67,7 +60,13 @@ command_proc cmd_get, cmd_set, cmd_getdel, cmd_del, cmd_exists, cmd_keys,
     cmd_dbsize, cmd_ping, cmd_echo, cmd_quit, cmd_select, cmd_flushdb,
     cmd_flushall, cmd_shutdown;
 
-/* ---- Handlers (cmd_server.c: introspection and configuration) ---- */
+/* ---- cmd_server.c: introspection and configuration ---- */
+
+/* Subcommand tables of the container commands (NULL-name terminated). */
+extern const struct command command_command_sub[];
+extern const struct command command_config_sub[];
+extern const struct command command_client_sub[];
+
 command_proc cmd_info, cmd_command, cmd_command_count, cmd_command_docs,
     cmd_command_info, cmd_command_list, cmd_command_help,
     cmd_config_get, cmd_config_set, cmd_config_resetstat, cmd_config_help,

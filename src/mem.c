@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +29,23 @@ mem_oom(size_t size)
 	abort();
 }
 
-size_t
-mem_usable(const void *ptr)
+/* The allocator's size of a block (non-const, so the compiler does not
+ * take it for a read of the fresh, uninitialized block). */
+static size_t
+alloc_size(void *ptr)
 {
 #ifdef HAVE_MALLOC_USABLE_SIZE
-	return ptr != NULL ? malloc_usable_size((void *)ptr) : 0;
+	return ptr != NULL ? malloc_usable_size(ptr) : 0;
 #else
 	(void)ptr;
 	return 0;
 #endif
+}
+
+size_t
+mem_usable(const void *ptr)
+{
+	return alloc_size((void *)(uintptr_t)ptr);
 }
 
 void *
@@ -46,7 +55,7 @@ mem_alloc(size_t size)
 
 	if (p == NULL)
 		mem_oom(size);
-	atomic_fetch_add_explicit(&used_bytes, mem_usable(p),
+	atomic_fetch_add_explicit(&used_bytes, alloc_size(p),
 	    memory_order_relaxed);
 	return p;
 }
@@ -58,7 +67,7 @@ mem_calloc(size_t n, size_t size)
 
 	if (p == NULL)
 		mem_oom(n * size);
-	atomic_fetch_add_explicit(&used_bytes, mem_usable(p),
+	atomic_fetch_add_explicit(&used_bytes, alloc_size(p),
 	    memory_order_relaxed);
 	return p;
 }
@@ -66,13 +75,13 @@ mem_calloc(size_t n, size_t size)
 void *
 mem_realloc(void *ptr, size_t size)
 {
-	size_t old = mem_usable(ptr);
+	size_t old = alloc_size(ptr);
 	void *p = realloc(ptr, size != 0 ? size : 1);
 
 	if (p == NULL)
 		mem_oom(size);
 	atomic_fetch_sub_explicit(&used_bytes, old, memory_order_relaxed);
-	atomic_fetch_add_explicit(&used_bytes, mem_usable(p),
+	atomic_fetch_add_explicit(&used_bytes, alloc_size(p),
 	    memory_order_relaxed);
 	return p;
 }
@@ -82,7 +91,7 @@ mem_free(void *ptr)
 {
 	if (ptr == NULL)
 		return;
-	atomic_fetch_sub_explicit(&used_bytes, mem_usable(ptr),
+	atomic_fetch_sub_explicit(&used_bytes, alloc_size(ptr),
 	    memory_order_relaxed);
 	free(ptr);
 }

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One connection: read into the query buffer, parse and dispatch every
+ * complete request in order (pipelining is just the loop), gather replies
+ * in one buffer and write them with one send per batch; what the socket
+ * does not take waits for the next writable event, so a client that does
+ * not read never blocks anyone else.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "commands.h"
+#include "mem.h"
+
+#define CLIENT_QBUF_MAX (1024LL * 1024 * 1024) /* client-query-buffer-limit */
+#define CLIENT_QBUF_KEEP (64 * 1024)   /* keep at most this much idle */
+#define CLIENT_REPLY_KEEP (64 * 1024)  /* idem for the reply buffer */
+
+static void client_event(event_loop *el, int fd, void *data, int mask);
+
+struct client *
+client_create(struct server *srv, int fd, int flags, const char *addr)
+{
+	struct client *c = mem_calloc(1, sizeof(*c));
+	char err[NET_ERR_LEN];
+
+	c->srv = srv;
+	c->fd = fd;
+	c->flags = flags;
+	c->resp = 2;
+	c->id = ++srv->next_client_id;
+	/* Unix-socket peers read "path:0", as in Redis's CLIENT LIST. */
+	if (flags & CLIENT_UNIX_SOCKET) {
+		snprintf(c->addr, sizeof(c->addr), "%s:0",
+		    srv->unixsocket != NULL ? srv->unixsocket : "");
+		snprintf(c->laddr, sizeof(c->laddr), "%s", c->addr);
+	} else {
+		snprintf(c->addr, sizeof(c->addr), "%s",
+		    addr != NULL ? addr : "");
+		if (net_local_addr(err, fd, c->laddr) == -1)
+			c->laddr[0] = '\0';
+	}
+	c->ctime_ms = c->last_ms = server_mono_ms();
+	resp_parser_init(&c->parser, srv->cfg.proto_max_bulk_len);
+	resp_buf_init(&c->reply);
+
+	if (event_add_fd(srv->el, fd, EV_READABLE, client_event, c) == -1) {
+		resp_parser_free(&c->parser);
+		resp_buf_free(&c->reply);
+		mem_free(c);
+		close(fd);
+		return NULL;
+	}
+	c->next = srv->clients;
+	if (srv->clients != NULL)
+		srv->clients->prev = c;
+	srv->clients = c;
+	srv->nclients++;
+	return c;
+}
+
+void
+client_free(struct client *c)
+{
+	struct server *srv = c->srv;
+
+	event_del_fd(srv->el, c->fd, EV_READABLE | EV_WRITABLE);
+	close(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	srv->nclients--;
+	resp_parser_free(&c->parser);
+	resp_buf_free(&c->reply);
+	mem_free(c->qbuf);
+	mem_free(c->name);
+	mem_free(c->lib_name);
+	mem_free(c->lib_ver);
+	mem_free(c);
+}
+
+size_t
+client_pending_output(const struct client *c)
+{
+	return c->reply.len - c->reply_sent;
+}
+
+/*
+ * Write as much pending output as the socket takes. Returns 0 if the
+ * client lives on, -1 if it was freed (write error, or everything was
+ * written to a client that must close after its reply).
+ */
+static int
+client_write(struct client *c)
+{
+	struct server *srv = c->srv;
+	ssize_t n;
+
+	while (c->reply_sent < c->reply.len) {
+		n = send(c->fd, c->reply.data + c->reply_sent,
+		    c->reply.len - c->reply_sent, MSG_NOSIGNAL);
+		if (n > 0) {
+			c->reply_sent += (size_t)n;
+			srv->stat_net_output += (unsigned long long)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		server_log(srv, SERVER_LOG_VERBOSE,
+		    "Error writing to client %s: %s", c->addr,
+		    n == -1 ? strerror(errno) : "nothing written");
+		client_free(c);
+		return -1;
+	}
+
+	if (c->reply_sent < c->reply.len) {
+		/* The socket is full: wait until it drains. */
+		if (!(event_fd_mask(srv->el, c->fd) & EV_WRITABLE) &&
+		    event_add_fd(srv->el, c->fd, EV_WRITABLE, client_event,
+		    c) == -1) {
+			client_free(c);
+			return -1;
+		}
+		return 0;
+	}
+
+	/* Everything went out: reuse the buffer, but give back a big one. */
+	c->reply.len = 0;
+	c->reply_sent = 0;
+	if (c->reply.cap > CLIENT_REPLY_KEEP) {
+		resp_buf_free(&c->reply);
+		resp_buf_init(&c->reply);
+	}
+	if (event_fd_mask(srv->el, c->fd) & EV_WRITABLE)
+		event_del_fd(srv->el, c->fd, EV_WRITABLE);
+	if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+		client_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Drop the bytes of requests already handled from the query buffer,
+ * shrinking a big idle buffer. */
+static void
+client_compact(struct client *c)
+{
+	size_t done = c->parser.start;
+
+	if (done > 0) {
+		memmove(c->qbuf, c->qbuf + done, c->qlen - done);
+		c->qlen -= done;
+		resp_parser_shift(&c->parser, done);
+	}
+	if (c->qcap > CLIENT_QBUF_KEEP && c->qlen < c->qcap / 4) {
+		size_t cap = c->qlen * 2 > CLIENT_IOBUF_LEN ?
+		    c->qlen * 2 : CLIENT_IOBUF_LEN;
+
+		c->qbuf = mem_realloc(c->qbuf, cap);
+		c->qcap = cap;
+	}
+}
+
+/*
+ * Run every complete request in the query buffer, in order, appending
+ * their replies. Stops early on a protocol error (its reply is queued and
+ * the client will close after writing it), QUIT or SHUTDOWN.
+ */
+static void
+client_process_input(struct client *c)
+{
+	struct server *srv = c->srv;
+	int r;
+
+	while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) &&
+	    !srv->shutdown_asap) {
+		r = resp_parse(&c->parser, c->qbuf, c->qlen);
+		if (r == RESP_INCOMPLETE)
+			break;
+		if (r == RESP_ERR) {
+			resp_add_error(&c->reply, c->parser.err,
+			    strlen(c->parser.err));
+			c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+			srv->stat_protocol_errors++;
+			server_log(srv, SERVER_LOG_VERBOSE,
+			    "%s from client %s: closing the connection",
+			    c->parser.err, c->addr);
+			return;
+		}
+		if (c->parser.argc == 0)
+			continue;          /* empty request: ignored */
+		c->argc = c->parser.argc;
+		c->argv = c->parser.argv;
+		command_dispatch(c);
+		c->argc = 0;
+		c->argv = NULL;
+	}
+	client_compact(c);
+}
+
+/*
+ * Read what the socket has. Returns 0 if the client lives on, -1 if it
+ * was freed (EOF, error, or a query buffer past its limit).
+ */
+static int
+client_read(struct client *c)
+{
+	struct server *srv = c->srv;
+	size_t want = CLIENT_IOBUF_LEN;
+	ssize_t n;
+
+	/* A bulk of known length may take bigger reads; never allocate
+	 * ahead of what arrives by more than doubling. */
+	if (resp_parser_need(&c->parser) > want)
+		want = resp_parser_need(&c->parser);
+	if (c->qcap - c->qlen < want) {
+		/* Double (so the buffer is at most about twice what has
+		 * arrived), but no further than the request needs. */
+		size_t cap = c->qcap * 2;
+
+		if (cap < c->qlen + CLIENT_IOBUF_LEN)
+			cap = c->qlen + CLIENT_IOBUF_LEN;
+		if (cap > c->qlen + want)
+			cap = c->qlen + want;
+		c->qbuf = mem_realloc(c->qbuf, cap);
+		c->qcap = cap;
+	}
+	do
+		n = recv(c->fd, c->qbuf + c->qlen, c->qcap - c->qlen, 0);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		if (n == -1)
+			server_log(srv, SERVER_LOG_VERBOSE,
+			    "Reading from client %s: %s", c->addr,
+			    strerror(errno));
+		client_free(c);
+		return -1;
+	}
+	c->qlen += (size_t)n;
+	srv->stat_net_input += (unsigned long long)n;
+	if ((long long)c->qlen > CLIENT_QBUF_MAX) {
+		server_log(srv, SERVER_LOG_WARNING,
+		    "Closing client %s that reached max query buffer length "
+		    "(%zu bytes)", c->addr, c->qlen);
+		client_free(c);
+		return -1;
+	}
+	c->last_ms = server_mono_ms();
+	return 0;
+}
+
+/* The event loop's callback for a client's socket. */
+static void
+client_event(event_loop *el, int fd, void *data, int mask)
+{
+	struct client *c = data;
+
+	if (mask & EV_READABLE) {
+		if (client_read(c) == -1)
+			return;
+		client_process_input(c);
+		if (c->flags & CLIENT_CLOSE_ASAP) {
+			client_free(c);
+			return;
+		}
+		/* Input after QUIT or a protocol error is not read: only the
+		 * reply remains to be written. */
+		if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
+			event_del_fd(el, fd, EV_READABLE);
+		client_write(c);
+		return;
+	}
+	if (mask & EV_WRITABLE)
+		client_write(c);
+}

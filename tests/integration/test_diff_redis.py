@@ -1,0 +1,926 @@
+# SPDX-License-Identifier: MIT
+"""Differential test: the same bytes to redis-server and to our server.
+
+A reference redis-server ($REDIS_SERVER, default /usr/bin/redis-server)
+and our server ($TMC_SERVER, once per event backend in $TMC_BACKENDS)
+run for the whole module, each on a Unix socket (no port collisions).
+Every case opens a fresh connection to each, sends the same byte
+sequence (whole, or in small pieces with pauses), reads until the server
+closes or goes quiet, and requires byte-identical replies and the same
+closed/open state. The keyspace is flushed on both before each case.
+
+Where Redis defines the same thing but not the same order, replies are
+compared after normalising: KEYS (hash order) as sorted lists, CONFIG GET
+with several parameters (hash order in Redis) as maps. Where the content
+legitimately differs (INFO, COMMAND, HELLO's id, CLIENT LIST) the tests
+at the end check structure instead, against Redis's own replies where
+they can.
+
+Without redis-server the module is skipped, except under CI=true, where
+that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import tmc_testlib  # noqa: E402
+from tmc_testlib import RespError, encode_command, parse_reply  # noqa: E402
+
+
+# ---- Cases ----
+
+def C(*args: Union[bytes, str, int]) -> bytes:
+    """One command as a multibulk request."""
+    return encode_command(*args)
+
+
+# The byte sequence a case ends with when its input leaves the parser
+# between requests: the server echoes the token back, which marks the end
+# of the replies without waiting for a quiet period.
+SENTINEL_TOKEN = b"tmc-diff-sentinel-7c1e"
+SENTINEL = C(b"ECHO", SENTINEL_TOKEN)
+SENTINEL_REPLY = b"$%d\r\n%s\r\n" % (len(SENTINEL_TOKEN), SENTINEL_TOKEN)
+
+QUIET = 0.25          # seconds of silence that end a reply without sentinel
+CASE_TIMEOUT = 10.0   # upper bound for one exchange
+
+
+class Case(NamedTuple):
+    """One differential case.
+
+    data: bytes sent at once, or a list of chunks sent with `delay`
+    seconds between them. sentinel: False when the input ends inside a
+    request (or the request's framing depends on what follows), so the
+    exchange ends on silence instead. mode: "exact", "sorted" (array
+    replies compared as sorted lists: KEYS) or "map" (array replies
+    compared as field/value maps: CONFIG GET). setup: commands sent on
+    another connection first (replies must not be errors).
+    """
+    id: str
+    data: Union[bytes, List[bytes]]
+    sentinel: bool = True
+    mode: str = "exact"
+    delay: float = 0.0
+    setup: Tuple[bytes, ...] = ()
+
+
+def bytewise(data: bytes) -> List[bytes]:
+    """Split data into one-byte chunks."""
+    return [data[i:i + 1] for i in range(len(data))]
+
+
+KEYSET = (
+    C("SET", "alpha", "1"), C("SET", "beta", "2"), C("SET", "abc", "3"),
+    C("SET", "axc", "4"), C("SET", "hello", "5"), C("SET", "hallo", "6"),
+    C("SET", "h*llo", "7"), C("SET", "bx", "8"), C("SET", "cx", "9"),
+    C("SET", b"bin\x00\xffkey", "10"), C("SET", "", "11"),
+    C("SET", "job:1", "a"), C("SET", "job:22", "b"), C("SET", "JOB:3", "c"),
+)
+
+LONG = "x" * 200
+CASES: List[Case] = [
+    # -- GET / SET / GETDEL --
+    Case("get-missing", C("GET", "nokey")),
+    Case("set-then-get", C("SET", "k", "v") + C("GET", "k")),
+    Case("get-arity-0", C("GET")),
+    Case("get-arity-2", C("GET", "a", "b")),
+    Case("set-arity-1", C("SET", "k")),
+    Case("set-arity-0", C("SET")),
+    Case("set-overwrite", C("SET", "k", "a") + C("SET", "k", "bbbb") +
+         C("GET", "k")),
+    Case("set-nx-xx", C("SET", "k", "1", "NX") + C("SET", "k", "2", "NX") +
+         C("SET", "k", "3", "XX") + C("SET", "other", "4", "XX") +
+         C("GET", "k") + C("GET", "other")),
+    Case("set-get-option", C("SET", "k", "1", "GET") +
+         C("SET", "k", "2", "GET") + C("GET", "k")),
+    Case("set-nx-get", C("SET", "k", "1", "NX", "GET") +
+         C("SET", "k", "2", "NX", "GET") + C("GET", "k")),
+    Case("set-nx-and-xx", C("SET", "k", "1", "NX", "XX")),
+    Case("set-bad-option", C("SET", "k", "1", "BOGUS") + C("GET", "k")),
+    Case("set-option-case", C("SET", "k", "1", "nx") +
+         C("set", "k", "2", "gEt")),
+    Case("getdel-twice", C("SET", "k", "v") + C("GETDEL", "k") +
+         C("GETDEL", "k") + C("GET", "k")),
+    Case("getdel-arity", C("GETDEL") + C("GETDEL", "a", "b")),
+    Case("case-variants", C("set", "k", "v") + C("GeT", "k") +
+         C("gEt", "k") + C("GETdel", "k") + C("pInG")),
+    Case("binary-key-value", C("SET", b"k\x00\xff\r\n", b"v\x00\r\n\xfe") +
+         C("GET", b"k\x00\xff\r\n") + C("EXISTS", b"k\x00\xff\r\n")),
+    Case("empty-value", C("SET", "k", "") + C("GET", "k") +
+         C("GETDEL", "k")),
+    Case("empty-key", C("SET", "", "v") + C("GET", "") + C("DEL", "") +
+         C("EXISTS", "")),
+    Case("large-value", C("SET", "big", b"z" * 200000) + C("GET", "big")),
+    # -- DEL / EXISTS / DBSIZE --
+    Case("del-multiple-duplicates", C("SET", "a", "1") + C("SET", "b", "2") +
+         C("DEL", "a", "b", "a", "c") + C("EXISTS", "a", "b")),
+    Case("del-arity", C("DEL")),
+    Case("exists-duplicates", C("SET", "a", "1") +
+         C("EXISTS", "a", "a", "a", "b")),
+    Case("exists-arity", C("EXISTS")),
+    Case("dbsize", C("DBSIZE") + C("SET", "a", "1") + C("SET", "b", "1") +
+         C("DBSIZE") + C("DEL", "a") + C("DBSIZE")),
+    Case("dbsize-arity", C("DBSIZE", "x")),
+    # -- KEYS (hash order: compared as sorted lists) --
+    Case("keys-all", C("KEYS", "*"), mode="sorted", setup=KEYSET),
+    Case("keys-prefix", C("KEYS", "a*") + C("KEYS", "job:*"),
+         mode="sorted", setup=KEYSET),
+    Case("keys-suffix", C("KEYS", "*x") + C("KEYS", "*llo"),
+         mode="sorted", setup=KEYSET),
+    Case("keys-question", C("KEYS", "a?c") + C("KEYS", "h?llo"),
+         mode="sorted", setup=KEYSET),
+    Case("keys-classes", C("KEYS", "[ab]*") + C("KEYS", "[^a]x") +
+         C("KEYS", "[a-c]x") + C("KEYS", "h[ae]llo"),
+         mode="sorted", setup=KEYSET),
+    Case("keys-escape", C("KEYS", "h\\*llo") + C("KEYS", "h\\*") +
+         C("KEYS", "\\a*"), mode="sorted", setup=KEYSET),
+    Case("keys-empty-pattern", C("KEYS", "") + C("KEYS", "nomatch*"),
+         mode="sorted", setup=KEYSET),
+    Case("keys-binary", C("KEYS", b"bin\x00*") + C("KEYS", b"*\xff*"),
+         mode="sorted", setup=KEYSET),
+    Case("keys-case-sensitive", C("KEYS", "JOB*") + C("KEYS", "job*"),
+         mode="sorted", setup=KEYSET),
+    Case("keys-arity", C("KEYS") + C("KEYS", "a", "b")),
+    # -- PING / ECHO --
+    Case("ping", C("PING")),
+    Case("ping-message", C("PING", "hello") + C("PING", "")),
+    Case("ping-2-args", C("PING", "a", "b")),
+    Case("echo", C("ECHO", "hi") + C("ECHO", "") + C("ECHO", b"\x00\xff")),
+    Case("echo-arity", C("ECHO") + C("ECHO", "a", "b")),
+    # -- SELECT --
+    Case("select-0", C("SELECT", "0")),
+    Case("select-out-of-range", C("SELECT", "1") + C("SELECT", "16") +
+         C("SELECT", "-1")),
+    Case("select-not-integer", C("SELECT", "abc") + C("SELECT", "") +
+         C("SELECT", "01") + C("SELECT", "99999999999999999999")),
+    Case("select-arity", C("SELECT") + C("SELECT", "0", "0")),
+    # -- FLUSHDB / FLUSHALL --
+    Case("flushdb", C("SET", "a", "1") + C("FLUSHDB") + C("DBSIZE")),
+    Case("flushdb-async-sync", C("SET", "a", "1") + C("FLUSHDB", "ASYNC") +
+         C("SET", "a", "1") + C("FLUSHDB", "sync") + C("DBSIZE")),
+    Case("flushdb-bad-args", C("FLUSHDB", "bogus") +
+         C("FLUSHDB", "ASYNC", "SYNC")),
+    Case("flushall", C("SET", "a", "1") + C("FLUSHALL") + C("DBSIZE")),
+    Case("flushall-async-sync", C("FLUSHALL", "ASYNC") +
+         C("FLUSHALL", "SYNC")),
+    Case("flushall-bad-args", C("FLUSHALL", "bogus") +
+         C("FLUSHALL", "async", "x")),
+    # -- QUIT --
+    Case("quit", C("QUIT")),
+    Case("quit-then-more", C("QUIT") + C("PING") + C("SET", "a", "1")),
+    Case("quit-inline-then-more", b"QUIT\r\nPING\r\n"),
+    Case("quit-with-args", C("QUIT", "now") + C("PING")),
+    Case("pipeline-then-quit", C("SET", "a", "1") + C("GET", "a") +
+         C("QUIT") + C("GET", "a")),
+    # -- SHUTDOWN (only forms that do not stop either server) --
+    Case("shutdown-abort", C("SHUTDOWN", "ABORT")),
+    Case("shutdown-bad-args", C("SHUTDOWN", "bogus") +
+         C("SHUTDOWN", "NOSAVE", "SAVE") + C("SHUTDOWN", "ABORT", "NOW")),
+    # -- Unknown commands and error text truncation --
+    Case("unknown", C("FOO")),
+    Case("unknown-args", C("FOO", "a", "bb", "")),
+    Case("unknown-long-name", C("F" * 300, "x")),
+    Case("unknown-long-args", C("FOO", LONG, LONG)),
+    Case("unknown-many-args", C("FOO", *["arg%d" % i for i in range(60)])),
+    Case("unknown-crlf-args", C("FOO\r\nBAR", "a\r\nb", "c\nd\re")),
+    Case("unknown-nul", C(b"FO\x00O", b"a\x00b")),
+    Case("unknown-empty-name", C("", "x")),
+    Case("unknown-inline", b"FOO bar baz\r\n"),
+    Case("unknown-subcommands", C("CONFIG", "FOO") + C("CLIENT", "foo", "x") +
+         C("COMMAND", "bogus") + C("config", "x" * 200)),
+    Case("container-arity", C("CONFIG") + C("CLIENT")),
+    Case("subcommand-arity", C("CONFIG", "GET") + C("CONFIG", "SET", "a") +
+         C("CONFIG", "RESETSTAT", "x") + C("CLIENT", "ID", "x") +
+         C("CLIENT", "SETNAME") + C("CLIENT", "GETNAME", "x") +
+         C("CLIENT", "INFO", "x") + C("COMMAND", "COUNT", "x") +
+         C("COMMAND", "HELP", "x") + C("CONFIG", "HELP", "x") +
+         C("CLIENT", "HELP", "x")),
+    # -- Inline commands --
+    Case("inline-ping", b"PING\r\n"),
+    Case("inline-lf-only", b"PING\nECHO hi\n"),
+    Case("inline-spaces", b"   PING    \r\n  ECHO    a   \r\n"),
+    Case("inline-tabs", b"ECHO\ta\tb\r\n"),
+    Case("inline-quotes", b'SET k "hello world"\r\nGET k\r\n'
+         b"ECHO 'single quoted'\r\n"),
+    Case("inline-escapes", b'ECHO "a\\x41\\n\\t\\r\\b\\a\\\\\\"z"\r\n'
+         b"ECHO 'it\\'s'\r\n"),
+    Case("inline-bad-hex", b'ECHO "\\x4g"\r\nECHO "\\xZZ"\r\n'),
+    Case("inline-unbalanced-double", b'ECHO "unterminated\r\nPING\r\n'),
+    Case("inline-unbalanced-single", b"ECHO 'unterminated\r\nPING\r\n"),
+    Case("inline-quote-then-char", b'ECHO "a"b\r\nPING\r\n'),
+    Case("inline-quoted-nul", b'ECHO "a\\x00b"\r\n'),
+    Case("inline-mixed-case", b"pInG\r\nEcHo Hi\r\n"),
+    Case("inline-empty-quotes", b'ECHO ""\r\nECHO \'\'\r\n'),
+    Case("inline-empty-lines", b"\r\n\r\n\n  \r\nPING\r\n"),
+    Case("inline-non-utf8", b"ECHO \xff\xfe\x80\r\n"),
+    Case("inline-arity-error", b"GET\r\nGET a b\r\n"),
+    Case("inline-cr-only", b"PING\rPING\r\n"),
+    # -- Pipelines --
+    Case("pipeline-mixed", b"".join([
+        C("SET", "a", "1"), b"GET a\r\n", C("SET", "b", ""), b"EXISTS a b c\r\n",
+        C("DEL", "a"), b"PING\r\n", C("GETDEL", "b"), b"DBSIZE\r\n",
+        C("ECHO", "x" * 1000), b"KEYS nomatch\r\n", C("NOPE"), b"GET a\r\n",
+    ])),
+    Case("pipeline-many", b"".join(C("SET", "k%d" % i, "v%d" % i) + C("GET", "k%d" % i)
+                                   for i in range(300)) + C("DBSIZE")),
+    Case("pipeline-inline-pings", b"PING\r\n" * 1000),
+    Case("many-args", C("DEL", *["k%d" % i for i in range(3000)]) +
+         C("EXISTS", *(["a"] * 2000)) + C("FOO", *(["y"] * 1500))),
+    Case("pipeline-errors-continue", C("GET") + C("FOO") + C("SELECT", "9") +
+         C("PING")),
+    # -- Malformed protocol (Redis replies an error and closes) --
+    Case("proto-mbulk-not-number", b"*abc\r\n" + C("PING")),
+    Case("proto-mbulk-negative", b"*-1\r\n" + C("PING")),
+    Case("proto-mbulk-minus-5", b"*-5\r\n" + C("PING")),
+    Case("proto-mbulk-zero", b"*0\r\n" + C("PING")),
+    Case("proto-mbulk-plus", b"*+1\r\n$4\r\nPING\r\n"),
+    Case("proto-mbulk-leading-zero", b"*01\r\n$4\r\nPING\r\n"),
+    Case("proto-mbulk-space", b"*1 \r\n$4\r\nPING\r\n"),
+    Case("proto-mbulk-empty", b"*\r\n" + C("PING")),
+    Case("proto-mbulk-huge", b"*3000000000\r\n" + C("PING")),
+    Case("proto-mbulk-int-max-plus-1", b"*2147483648\r\n" + C("PING")),
+    Case("proto-mbulk-llong-overflow", b"*99999999999999999999\r\n"),
+    Case("proto-expected-dollar", b"*1\r\n:5\r\n"),
+    Case("proto-expected-dollar-array", b"*1\r\n*1\r\n$4\r\nPING\r\n"),
+    Case("proto-expected-dollar-2nd", b"*2\r\n$4\r\nECHO\r\n+hi\r\n"),
+    Case("proto-empty-command-name", b"*1\r\n$0\r\n\r\n"),
+    Case("proto-dollar-missing", b"*1\r\nPING\r\n"),
+    Case("proto-bulk-not-number", b"*1\r\n$abc\r\nPING\r\n"),
+    Case("proto-bulk-negative", b"*1\r\n$-1\r\n"),
+    Case("proto-bulk-minus-5", b"*1\r\n$-5\r\nPING\r\n"),
+    Case("proto-bulk-empty-len", b"*1\r\n$\r\n\r\n"),
+    Case("proto-bulk-too-big", b"*1\r\n$999999999999\r\n"),
+    Case("proto-bulk-over-max", b"*2\r\n$4\r\nECHO\r\n$536870913\r\n"),
+    Case("proto-bulk-leading-zero", b"*1\r\n$04\r\nPING\r\n"),
+    Case("proto-bulk-no-crlf", b"*1\r\n$4\r\nPINGxx\r\n" + C("PING")),
+    Case("proto-error-after-good", C("SET", "a", "1") + b"*1\r\n$x\r\n" +
+         C("GET", "a")),
+    Case("proto-inline-too-big", b"a" * (64 * 1024 + 100), sentinel=False),
+    Case("proto-mbulk-count-too-big", b"*" + b"1" * (64 * 1024 + 100),
+         sentinel=False),
+    Case("proto-bulk-count-too-big", b"*1\r\n$" + b"1" * (64 * 1024 + 100),
+         sentinel=False),
+    # -- Incomplete input: no reply, connection stays open --
+    Case("partial-mbulk-header", b"*2\r\n$3\r\nGET\r\n", sentinel=False),
+    Case("partial-bulk-body", b"*1\r\n$4\r\nPI", sentinel=False),
+    Case("partial-inline", b"PING", sentinel=False),
+    Case("partial-big-count", b"*1024\r\n", sentinel=False),
+    Case("partial-after-complete", C("PING") + b"*1\r\n$4\r\nPI",
+         sentinel=False),
+    Case("mbulk-lf-only-waits", b"*1\n$4\nPING\n", sentinel=False),
+    Case("nul-in-inline-waits", b"PI\x00NG\r\n", sentinel=False),
+    Case("nul-in-header-waits", b"*1\x00\r\n$4\r\nPING\r\n", sentinel=False),
+    Case("nul-in-bulk-header-waits", b"*1\r\n$4\x00\r\nPING\r\n",
+         sentinel=False),
+    Case("nul-in-bulk-body", C("SET", "k", b"a\x00b") + C("GET", "k")),
+    # -- Requests in tiny writes --
+    Case("bytewise-multibulk", bytewise(C("SET", "k", "hello") + C("GET", "k")),
+         delay=0.001),
+    Case("bytewise-inline", bytewise(b"ECHO 'a b'\r\nPING\r\n"), delay=0.001),
+    Case("split-crlf", [b"PING\r", b"\nPING\r", b"\n"], delay=0.02),
+    Case("split-bulk-crlf", [b"*1\r\n$4\r\nPING", b"\r", b"\n"], delay=0.02),
+    Case("split-protocol-error", [b"*1\r\n$4\r\nPING\r\n*", b"x\r\n"],
+         delay=0.02),
+    Case("bytewise-quit", bytewise(b"QUIT\r\nPING\r\n"), delay=0.001),
+    # -- CONFIG (errors and values both servers share) --
+    Case("config-get-save", C("CONFIG", "GET", "save")),
+    Case("config-get-appendonly", C("CONFIG", "GET", "appendonly")),
+    # (maxclients differs: both lower it to fit the open-files limit, and
+    # the select backend to fit FD_SETSIZE.)
+    Case("config-get-shared", b"".join(C("CONFIG", "GET", p) for p in (
+        "maxmemory", "maxmemory-policy", "timeout", "daemonize",
+        "proto-max-bulk-len", "loglevel", "tcp-backlog", "databases"))),
+    Case("config-get-as-given", C("CONFIG", "GET", "MAXMEMORY") +
+         C("config", "get", "Timeout")),
+    Case("config-get-globs", C("CONFIG", "GET", "appendonl?") +
+         C("CONFIG", "GET", "sav[e]") + C("CONFIG", "GET", "MAXMEMORY-POLIC*")),
+    Case("config-get-unknown", C("CONFIG", "GET", "nosuch") +
+         C("CONFIG", "GET", "maxmemory\\") + C("CONFIG", "GET", "nosuch*")),
+    Case("config-get-duplicates", C("CONFIG", "GET", "maxmemory",
+                                    "MAXMEMORY", "maxmemor?")),
+    Case("config-get-multi", C("CONFIG", "GET", "save", "appendonly") +
+         C("CONFIG", "GET", "maxmemory", "maxmemory-policy", "save"),
+         mode="map"),
+    Case("config-set-errors", b"".join(C("CONFIG", "SET", *a) for a in (
+        ("nosuch", "1"), ("maxclients", "10", "nosuch"),
+        ("maxclients", "abc"), ("MAXCLIENTS", "abc"), ("daemonize", "yes"),
+        ("DAEMONIZE", "yes"), ("loglevel", "bogus"),
+        ("proto-max-bulk-len", "1"), ("proto-max-bulk-len", "1kb"),
+        ("proto-max-bulk-len", "abc"), ("proto-max-bulk-len", "-5"),
+        ("proto-max-bulk-len", ""), ("proto-max-bulk-len", "1.5mb"),
+        ("maxclients", "-1"), ("maxclients", "0"),
+        ("maxclients", "4294967296"), ("maxclients", "1e3"),
+        ("maxclients", "010"), ("maxclients", "+10"),
+        ("loglevel", "bogus", "maxclients", "abc"),
+        ("maxclients", "abc", "loglevel", "bogus"),
+        ("nosuch", "1", "loglevel", "debug"),
+        ("loglevel", "debug", "loglevel", "notice"),
+        ("loglevel", "debug", "LOGLEVEL", "notice"),
+        ("maxclients", "10000", "maxclients", "10000"),
+        (b"no\x00such", "1"), ("unixsocket", "/tmp/x"),
+        ("unixsocketperm", "700"), ("databases", "1"),
+        ("tcp-backlog", "1")))),
+    Case("config-set-defaults", C("CONFIG", "SET", "loglevel", "notice") +
+         C("CONFIG", "SET", "save", "") + C("CONFIG", "SET", "appendonly", "no") +
+         C("CONFIG", "SET", "proto-max-bulk-len", "536870912") +
+         C("CONFIG", "SET", "loglevel", "NOTICE", "save", "") +
+         C("CONFIG", "GET", "loglevel")),
+    Case("config-resetstat", C("CONFIG", "RESETSTAT")),
+    # -- COMMAND (what both servers define the same way) --
+    Case("command-info-shared", C("COMMAND", "INFO", "get", "getdel", "del",
+                                  "exists", "keys", "dbsize", "ping", "echo",
+                                  "quit", "select", "flushdb", "flushall",
+                                  "shutdown", "info", "hello", "set")),
+    Case("command-info-subcommands", C("COMMAND", "INFO", "config|get",
+                                       "CONFIG|SET", "config|resetstat",
+                                       "config|help", "client|setname",
+                                       "client|getname", "client|id",
+                                       "client|info", "client|list",
+                                       "client|help", "command|count",
+                                       "command|docs", "command|info",
+                                       "command|list", "command|help")),
+    Case("command-info-unknown", C("COMMAND", "INFO", "nosuch", "get|x",
+                                   "config|", "config|get|x", "|get", "")),
+    Case("command-docs-shared", C("COMMAND", "DOCS", "get", "getdel", "del",
+                                  "exists", "keys", "dbsize", "ping", "echo",
+                                  "quit", "select", "flushdb", "flushall",
+                                  "shutdown", "info", "hello")),
+    Case("command-docs-subcommands", C("COMMAND", "DOCS", "config|get",
+                                       "config|set", "config|resetstat",
+                                       "config|help", "client|setname",
+                                       "client|getname", "client|id",
+                                       "client|info", "client|list",
+                                       "client|help", "command|count",
+                                       "command|docs", "command|info",
+                                       "command|list", "command|help")),
+    Case("command-docs-unknown", C("COMMAND", "DOCS", "nosuch") +
+         C("COMMAND", "DOCS", "nosuch", "GET", "nosuch2")),
+    Case("command-list-errors", C("COMMAND", "LIST", "x") +
+         C("COMMAND", "LIST", "FILTERBY") +
+         C("COMMAND", "LIST", "FILTERBY", "bogus", "x") +
+         C("COMMAND", "LIST", "FILTERBY", "MODULE", "x") +
+         C("COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuch") +
+         C("COMMAND", "LIST", "FILTERBY", "PATTERN", "nosuch*")),
+    # -- CLIENT --
+    Case("client-setname-getname", C("CLIENT", "GETNAME") +
+         C("CLIENT", "SETNAME", "worker-1") + C("CLIENT", "GETNAME") +
+         C("CLIENT", "SETNAME", "") + C("CLIENT", "GETNAME")),
+    Case("client-setname-invalid", b"".join(C("CLIENT", "SETNAME", n) for n in (
+        "a b", "a\nb", b"a\x01b", b"a\x7fb", b"a\x80b", b"\x00", "~!"))
+         + C("CLIENT", "GETNAME")),
+    Case("client-setname-long", C("CLIENT", "SETNAME", "n" * 1000) +
+         C("CLIENT", "GETNAME")),
+    Case("client-setname-case", C("client", "SetName", "abc") +
+         C("CLIENT", "getname")),
+    Case("client-setname-arity", C("CLIENT", "SETNAME", "a", "b")),
+    Case("client-list-errors", C("CLIENT", "LIST", "x") +
+         C("CLIENT", "LIST", "TYPE", "bogus") +
+         C("CLIENT", "LIST", "ID", "abc") + C("CLIENT", "LIST", "ID") +
+         C("CLIENT", "LIST", "ID", "1", "x") +
+         C("CLIENT", "LIST", "TYPE", "normal", "x")),
+    Case("client-list-empty", C("CLIENT", "LIST", "TYPE", "pubsub") +
+         C("CLIENT", "LIST", "type", "MASTER") +
+         C("CLIENT", "LIST", "TYPE", "replica") +
+         C("CLIENT", "LIST", "ID", "999999999")),
+    # -- HELLO (errors; the full reply is checked below) --
+    Case("hello-errors", b"".join(C("HELLO", *a) for a in (
+        ("1",), ("4",), ("-1",), ("abc",), ("02",), ("2.0",), ("",),
+        ("99999999999999999999",), ("2", "setname"), ("2", "setname", "a", "b"),
+        ("2", "auth", "x"), ("2", "auth", "default"), ("2", "bogus"),
+        ("2", "setname", "a b"), ("2", "auth", "nobody", "x"),
+        ("1", "bogus")))),
+    # -- INFO (where both are fixed) --
+    Case("info-unknown-section", C("INFO", "nosuch") + C("INFO", "cpux")),
+    Case("info-keyspace", C("INFO", "keyspace") + C("SET", "a", "1") +
+         C("SET", "b", "2") + C("INFO", "KEYSPACE") +
+         C("INFO", "keyspace", "nosuch")),
+]
+
+
+# ---- Servers and exchanges ----
+
+def _require_redis() -> str:
+    """Path of redis-server; skip (or fail under CI) without it."""
+    return tmc_testlib.require_tool(tmc_testlib.redis_server_path(),
+                                    "redis-server")
+
+
+@pytest.fixture(scope="module")
+def ref() -> Iterator[tmc_testlib.RedisServer]:
+    """The reference redis-server, on a Unix socket only, with one
+    database as we have (so SELECT answers alike)."""
+    _require_redis()
+    with tmc_testlib.RedisServer(tcp=False, args=["--databases", "1"]) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module", params=tmc_testlib.backends())
+def ours(request: pytest.FixtureRequest) -> Iterator[tmc_testlib.Server]:
+    """Our server with one event backend, on a Unix socket."""
+    _require_redis()   # skip everything consistently without Redis
+    path = tmc_testlib.server_path()
+    if not os.access(path, os.X_OK):
+        pytest.fail("server binary not built: %s" % path, pytrace=False)
+    srv = tmc_testlib.Server(backend=str(request.param), unixsocket=True)
+    try:
+        yield srv
+    finally:
+        srv.stop(check=True)
+
+
+def exchange(path: str, data: Union[bytes, Sequence[bytes]], *,
+             sentinel: bool, delay: float = 0.0) -> Tuple[bytes, bool]:
+    """Send data (and the sentinel) on a fresh connection.
+
+    Returns (reply bytes without the sentinel's reply, closed), where
+    closed tells whether the server closed the connection. With the
+    sentinel, reading stops at its reply; without, after QUIET seconds
+    of silence.
+    """
+    chunks = [data] if isinstance(data, (bytes, bytearray)) else list(data)
+    if sentinel:
+        chunks = chunks + [SENTINEL]
+    out = bytearray()
+    closed = False
+    deadline = time.monotonic() + CASE_TIMEOUT
+    with tmc_testlib.connect(path, timeout=CASE_TIMEOUT) as s:
+        for i, chunk in enumerate(chunks):
+            if i and delay and not (sentinel and i == len(chunks) - 1):
+                time.sleep(delay)
+            try:
+                s.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                break           # the server closed: collect what it said
+        while True:
+            if sentinel and out.endswith(SENTINEL_REPLY):
+                del out[-len(SENTINEL_REPLY):]
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            s.settimeout(min(left, QUIET) if not sentinel else left)
+            try:
+                chunk = s.recv(1 << 16)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            out += chunk
+    return bytes(out), closed
+
+
+def command(path: str, *args: Union[bytes, str, int]) -> Any:
+    """Send one command on a fresh connection and return its parsed reply."""
+    with tmc_testlib.connect(path) as s:
+        s.sendall(C(*args))
+        values, _ = tmc_testlib.read_replies(s, 1)
+    return values[0]
+
+
+def prepare(path: str, setup: Sequence[bytes]) -> None:
+    """Flush the keyspace and run a case's setup commands."""
+    with tmc_testlib.connect(path) as s:
+        s.sendall(C("FLUSHALL") + b"".join(setup))
+        values, _ = tmc_testlib.read_replies(s, 1 + len(setup))
+    for v in values:
+        assert not isinstance(v, RespError), "setup failed: %r" % (v,)
+
+
+def parse_all(buf: bytes) -> List[Any]:
+    """Every complete reply in buf (the tail must not be partial)."""
+    values, pos = [], 0
+    while pos < len(buf):
+        r = parse_reply(buf, pos)
+        assert r is not None, "partial reply at %d: %r" % (pos, buf[pos:pos + 80])
+        values.append(r[0])
+        pos = r[1]
+    return values
+
+
+def normalise(buf: bytes, mode: str) -> Any:
+    """The replies in buf, arrays sorted ("sorted") or as maps ("map")."""
+    if mode == "exact":
+        return buf
+    out = []
+    for v in parse_all(buf):
+        if isinstance(v, list) and mode == "sorted":
+            v = sorted(v)
+        elif isinstance(v, list) and mode == "map":
+            assert len(v) % 2 == 0
+            d: Dict[Any, Any] = {}
+            for k, val in zip(v[0::2], v[1::2]):
+                assert k not in d, "field %r twice" % (k,)
+                d[k] = val
+            v = d
+        out.append(v)
+    return out
+
+
+def describe_diff(want: bytes, got: bytes) -> str:
+    """Where two replies first differ, with some context."""
+    i = 0
+    while i < min(len(want), len(got)) and want[i] == got[i]:
+        i += 1
+    lo = max(0, i - 80)
+    return ("\nfirst difference at byte %d of %d (redis) / %d (ours)"
+            "\n redis: %r\n ours:  %r" % (i, len(want), len(got),
+                                          want[lo:i + 120], got[lo:i + 120]))
+
+
+_redis_cache: Dict[str, Tuple[bytes, bool]] = {}
+
+
+def run_case(path: str, case: Case) -> Tuple[bytes, bool]:
+    prepare(path, case.setup)
+    return exchange(path, case.data, sentinel=case.sentinel, delay=case.delay)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_same_bytes(ref: tmc_testlib.RedisServer, ours: tmc_testlib.Server,
+                    case: Case) -> None:
+    """Our server answers the case exactly as Redis does."""
+    assert ours.unixsocket and ref.unixsocket
+    if case.id not in _redis_cache:
+        _redis_cache[case.id] = run_case(ref.unixsocket, case)
+    want, want_closed = _redis_cache[case.id]
+    got, got_closed = run_case(ours.unixsocket, case)
+    if case.mode == "exact":
+        assert got == want, "replies differ (%s backend)%s" % (
+            ours.backend, describe_diff(want, got))
+    else:
+        assert normalise(got, case.mode) == normalise(want, case.mode)
+    assert got_closed == want_closed, (
+        "redis %s the connection, we %s it" % (
+            "closed" if want_closed else "kept",
+            "closed" if got_closed else "kept"))
+    # The server must still answer a new connection after every case.
+    assert command(ours.unixsocket, "PING") == "PONG"
+
+
+# ---- Structure where the content legitimately differs ----
+
+INFO_SECTIONS = ["Server", "Clients", "Memory", "Persistence", "Stats",
+                 "Replication", "CPU", "Cluster", "Keyspace"]
+INFO_FIELDS = {
+    "Server": ["redis_version", "tiny_mp_cache_version", "redis_mode", "os",
+               "arch_bits", "multiplexing_api", "process_id", "run_id",
+               "tcp_port", "uptime_in_seconds", "uptime_in_days", "hz"],
+    "Clients": ["connected_clients", "maxclients", "blocked_clients"],
+    "Memory": ["used_memory", "used_memory_human", "used_memory_rss",
+               "used_memory_peak", "maxmemory", "maxmemory_policy",
+               "mem_allocator"],
+    "Stats": ["total_connections_received", "total_commands_processed",
+              "instantaneous_ops_per_sec", "total_net_input_bytes",
+              "total_net_output_bytes", "rejected_connections",
+              "keyspace_hits", "keyspace_misses", "expired_keys",
+              "evicted_keys"],
+    "Replication": ["role"],
+    "Cluster": ["cluster_enabled"],
+}
+
+
+def parse_info(text: bytes) -> List[Tuple[str, Dict[str, str]]]:
+    """INFO text as [(section, {field: value})], checking the framing."""
+    assert text.endswith(b"\r\n") or text == b""
+    sections: List[Tuple[str, Dict[str, str]]] = []
+    for block in text.decode().split("\r\n\r\n"):
+        lines = block.split("\r\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        assert lines and lines[0].startswith("# "), block
+        fields: Dict[str, str] = {}
+        for line in lines[1:]:
+            key, sep, value = line.partition(":")
+            assert sep and key and key not in fields, line
+            fields[key] = value
+        sections.append((lines[0][2:], fields))
+    return sections
+
+
+def test_info_structure(ref: tmc_testlib.RedisServer,
+                        ours: tmc_testlib.Server) -> None:
+    """INFO: Redis's layout, our sections and the fields tools read."""
+    path = ours.unixsocket
+    assert path
+    prepare(path, [C("SET", "a", "1"), C("GET", "a"), C("GET", "nokey")])
+    info = parse_info(command(path, "INFO"))
+    assert [name for name, _ in info] == INFO_SECTIONS
+    fields = dict(info)
+    for section, names in INFO_FIELDS.items():
+        for name in names:
+            assert name in fields[section], "%s: %s missing" % (section, name)
+    server = fields["Server"]
+    assert server["redis_version"] == "7.0.15"
+    assert server["redis_mode"] == "standalone"
+    assert server["multiplexing_api"] == ours.backend
+    assert server["process_id"] == str(ours.proc.pid if ours.proc else 0)
+    assert len(server["run_id"]) == 40
+    assert int(server["uptime_in_seconds"]) >= 0
+    assert int(fields["Clients"]["connected_clients"]) >= 1
+    assert int(fields["Memory"]["used_memory"]) > 0
+    assert fields["Memory"]["maxmemory_policy"] == "noeviction"
+    stats = fields["Stats"]
+    assert int(stats["keyspace_hits"]) >= 1
+    assert int(stats["keyspace_misses"]) >= 1
+    assert int(stats["total_commands_processed"]) >= 3
+    assert fields["Replication"]["role"] == "master"
+    assert fields["Keyspace"] == {"db0": "keys=1,expires=0,avg_ttl=0"}
+
+    # The same shape as Redis's own INFO: each of our sections exists
+    # there, in the same relative order.
+    ref_names = [n for n, _ in parse_info(command(ref.unixsocket, "INFO"))]
+    assert [n for n in ref_names if n in INFO_SECTIONS] == INFO_SECTIONS
+
+    # Section selection: any case, several, repeated, default/all.
+    one = parse_info(command(path, "INFO", "SERVER"))
+    assert [n for n, _ in one] == ["Server"]
+    two = parse_info(command(path, "info", "keyspace", "Server", "server"))
+    assert [n for n, _ in two] == ["Server", "Keyspace"]
+    for word in ("default", "ALL", "everything"):
+        assert [n for n, _ in parse_info(command(path, "INFO", word))] == \
+            INFO_SECTIONS
+    assert command(path, "INFO", "nosuch") == b""
+
+
+def test_info_resetstat(ours: tmc_testlib.Server) -> None:
+    """CONFIG RESETSTAT zeroes the counters INFO shows."""
+    path = ours.unixsocket
+    assert path
+    prepare(path, [C("GET", "nokey")])
+    assert command(path, "CONFIG", "RESETSTAT") == "OK"
+    stats = dict(parse_info(command(path, "INFO", "stats")))["Stats"]
+    assert stats["keyspace_misses"] == "0"
+    assert stats["keyspace_hits"] == "0"
+    # The INFO command itself may count; nothing from before does.
+    assert int(stats["total_commands_processed"]) <= 2
+
+
+def _strip_subcommands(entry: List[Any]) -> List[Any]:
+    return entry[:9]
+
+
+def test_command_info_matches_redis(ref: tmc_testlib.RedisServer,
+                                    ours: tmc_testlib.Server) -> None:
+    """Every command we have is described as Redis describes it.
+
+    COMMAND (all), COMMAND COUNT and COMMAND LIST agree with each other;
+    each entry (subcommands listed separately) equals Redis's, except
+    that containers list only our subcommands and CLIENT SETINFO (Redis
+    7.2) is unknown to Redis 7.0.
+    """
+    path = ours.unixsocket
+    assert path and ref.unixsocket
+    everything = command(path, "COMMAND")
+    count = command(path, "COMMAND", "COUNT")
+    names = command(path, "COMMAND", "LIST")
+    assert count == len(everything)
+    assert len(command(path, "COMMAND", "INFO")) == count
+    top = [e[0] for e in everything]
+    assert len(set(top)) == len(top)
+    expected = []
+    for e in everything:
+        expected.append(e[0])
+        expected.extend(s[0] for s in e[9])
+    assert sorted(names) == sorted(expected)
+    for must in (b"get", b"set", b"getdel", b"del", b"keys", b"dbsize",
+                 b"ping", b"command", b"config", b"client", b"info",
+                 b"hello", b"config|get", b"client|setname"):
+        assert must in names
+    for name in names:
+        mine = command(path, "COMMAND", "INFO", name)[0]
+        theirs = command(ref.unixsocket, "COMMAND", "INFO", name)[0]
+        assert mine is not None and mine[0] == name
+        assert len(mine) == 10
+        if name == b"client|setinfo":
+            assert theirs is None
+            assert mine[1] == 4
+            continue
+        assert _strip_subcommands(mine) == _strip_subcommands(theirs), name
+        theirs_subs = {s[0]: s for s in theirs[9]}
+        for sub in mine[9]:
+            if sub[0] in theirs_subs:
+                assert sub == theirs_subs[sub[0]], sub[0]
+
+
+def test_command_list_filters(ref: tmc_testlib.RedisServer,
+                              ours: tmc_testlib.Server) -> None:
+    """COMMAND LIST FILTERBY picks what Redis picks, among our commands."""
+    assert ours.unixsocket and ref.unixsocket
+    everything = set(command(ours.unixsocket, "COMMAND", "LIST"))
+    for kind, value in (("ACLCAT", "connection"), ("aclcat", "READ"),
+                        ("ACLCAT", "dangerous"), ("PATTERN", "c*"),
+                        ("pattern", "*|*"), ("PATTERN", "GET*"),
+                        ("PATTERN", "[cd]?[ln]*"), ("MODULE", "x")):
+        mine = command(ours.unixsocket, "COMMAND", "LIST", "FILTERBY",
+                       kind, value)
+        theirs = command(ref.unixsocket, "COMMAND", "LIST", "FILTERBY",
+                         kind, value)
+        assert len(set(mine)) == len(mine)
+        expected = (set(theirs) & everything) | (
+            {b"client|setinfo"} & set(mine))
+        assert set(mine) == expected, (kind, value)
+
+
+def test_command_docs_matches_redis(ref: tmc_testlib.RedisServer,
+                                    ours: tmc_testlib.Server) -> None:
+    """COMMAND DOCS: Redis's documentation for what we implement.
+
+    Every command and subcommand is documented with the fields redis-cli
+    reads; each equals Redis's, except SET (no expiry options yet),
+    containers (our subcommands only) and CLIENT SETINFO (Redis 7.2).
+    """
+    path = ours.unixsocket
+    assert path and ref.unixsocket
+    docs = command(path, "COMMAND", "DOCS")
+    assert len(docs) == 2 * command(path, "COMMAND", "COUNT")
+    mine = dict(zip(docs[0::2], docs[1::2]))
+    theirs_all = command(ref.unixsocket, "COMMAND", "DOCS", *mine.keys())
+    theirs = dict(zip(theirs_all[0::2], theirs_all[1::2]))
+
+    def check(name: bytes, doc: List[Any], ref_doc: Optional[List[Any]]) -> None:
+        d = dict(zip(doc[0::2], doc[1::2]))
+        for field in (b"summary", b"since", b"group", b"complexity"):
+            assert isinstance(d.get(field), bytes), (name, field)
+        if name == b"client|setinfo":
+            assert ref_doc is None
+            return
+        assert ref_doc is not None, name
+        r = dict(zip(ref_doc[0::2], ref_doc[1::2]))
+        if b"subcommands" in d:
+            subs = d.pop(b"subcommands")
+            ref_subs = dict(zip(r[b"subcommands"][0::2],
+                                r[b"subcommands"][1::2]))
+            del r[b"subcommands"]
+            for sname, sdoc in zip(subs[0::2], subs[1::2]):
+                check(sname, sdoc, ref_subs.get(sname))
+        if name == b"set":
+            # Our SET lacks the expiration argument; all else is Redis's.
+            r[b"arguments"] = [a for a in r[b"arguments"]
+                               if a[1] != b"expiration"]
+        assert d == r, name
+
+    for name, doc in mine.items():
+        check(name, doc, theirs.get(name))
+
+
+def test_command_help_subset(ref: tmc_testlib.RedisServer,
+                             ours: tmc_testlib.Server) -> None:
+    """HELP texts are Redis's lines for the subcommands we have."""
+    assert ours.unixsocket and ref.unixsocket
+    setinfo = ["SETINFO <option> <value>", "    Set client meta attr. Options are:",
+               "    * LIB-NAME: the client lib name.",
+               "    * LIB-VER: the client lib version."]
+    for container in ("COMMAND", "CONFIG", "CLIENT"):
+        mine = command(ours.unixsocket, container, "HELP")
+        theirs = command(ref.unixsocket, container, "HELP")
+        assert mine[0] == theirs[0] and mine[-2:] == theirs[-2:]
+        lines = [m for m in mine if m not in setinfo]
+        it = iter(theirs)
+        assert all(any(line == t for t in it) for line in lines), container
+
+
+def test_hello(ref: tmc_testlib.RedisServer, ours: tmc_testlib.Server) -> None:
+    """HELLO [2] replies as Redis does (but for the id); HELLO 3 is refused."""
+    assert ours.unixsocket and ref.unixsocket
+    for args in ((), ("2",), ("2", "SETNAME", "w1"),
+                 ("2", "AUTH", "default", "secret"),
+                 ("2", "auth", "default", "x", "setname", "w2")):
+        mine = command(ours.unixsocket, "HELLO", *args)
+        theirs = command(ref.unixsocket, "HELLO", *args)
+        assert isinstance(mine, list) and len(mine) == 14
+        i = mine.index(b"id")
+        assert isinstance(mine[i + 1], int) and mine[i + 1] > 0
+        mine[i + 1] = theirs[i + 1]
+        assert mine == theirs, args
+    assert command(ours.unixsocket, "HELLO", "3") == \
+        "NOPROTO unsupported protocol version"
+    # SETNAME applies to the connection HELLO came on.
+    with tmc_testlib.connect(ours.unixsocket) as s:
+        s.sendall(C("HELLO", "2", "SETNAME", "named") + C("CLIENT", "GETNAME") +
+                  C("CLIENT", "ID"))
+        values, _ = tmc_testlib.read_replies(s, 3)
+    assert values[1] == b"named"
+    assert values[0][values[0].index(b"id") + 1] == values[2]
+
+
+# Redis 7.0's CLIENT LIST fields, in order; we add 7.2's lib-name/lib-ver.
+CLIENT_FIELDS_70 = ["id", "addr", "laddr", "fd", "name", "age", "idle", "flags",
+                    "db", "sub", "psub", "ssub", "multi", "qbuf", "qbuf-free",
+                    "argv-mem", "multi-mem", "rbs", "rbp", "obl", "oll", "omem",
+                    "tot-mem", "events", "cmd", "user", "redir", "resp"]
+
+
+def parse_client_line(line: str) -> List[Tuple[str, str]]:
+    pairs = []
+    for item in line.split(" "):
+        key, sep, value = item.partition("=")
+        assert sep, item
+        pairs.append((key, value))
+    return pairs
+
+
+def test_client_list_structure(ref: tmc_testlib.RedisServer,
+                               ours: tmc_testlib.Server) -> None:
+    """CLIENT LIST / INFO / ID: Redis's line format, one line per client."""
+    assert ours.unixsocket and ref.unixsocket
+    ref_line = command(ref.unixsocket, "CLIENT", "INFO").decode()
+    assert [k for k, _ in parse_client_line(ref_line.rstrip("\n"))] == \
+        CLIENT_FIELDS_70
+    others = [tmc_testlib.connect(ours.unixsocket) for _ in range(3)]
+    try:
+        with tmc_testlib.connect(ours.unixsocket) as s:
+            s.sendall(C("CLIENT", "SETNAME", "lister") +
+                      C("CLIENT", "SETINFO", "LIB-NAME", "tmc-test") +
+                      C("CLIENT", "SETINFO", "lib-ver", "1.2.3") +
+                      C("CLIENT", "ID") + C("CLIENT", "INFO") +
+                      C("CLIENT", "LIST") + C("CLIENT", "LIST", "TYPE", "normal"))
+            values, _ = tmc_testlib.read_replies(s, 7)
+    finally:
+        for o in others:
+            o.close()
+    assert values[:3] == ["OK", "OK", "OK"]
+    my_id = values[3]
+    info = values[4].decode()
+    assert info.endswith("\n") and info.count("\n") == 1
+    fields = parse_client_line(info.rstrip("\n"))
+    assert [k for k, _ in fields] == CLIENT_FIELDS_70 + ["lib-name", "lib-ver"]
+    f = dict(fields)
+    assert f["id"] == str(my_id)
+    assert f["name"] == "lister"
+    assert f["addr"] == ours.unixsocket + ":0"
+    assert f["flags"] == "U"
+    assert f["db"] == "0"
+    assert f["cmd"] == "client|info"
+    assert f["user"] == "default" and f["resp"] == "2"
+    assert f["lib-name"] == "tmc-test" and f["lib-ver"] == "1.2.3"
+    for listing in (values[5].decode(), values[6].decode()):
+        lines = listing.rstrip("\n").split("\n")
+        assert listing.endswith("\n") and len(lines) >= 4
+        ids = [int(dict(parse_client_line(l))["id"]) for l in lines]
+        assert ids == sorted(ids), "oldest first"
+        assert my_id in ids
+
+
+def test_client_setinfo(ours: tmc_testlib.Server) -> None:
+    """CLIENT SETINFO (Redis 7.2's, absent from 7.0): checks and errors."""
+    path = ours.unixsocket
+    assert path
+    assert command(path, "CLIENT", "SETINFO", "lib-name", "redis-py") == "OK"
+    assert command(path, "CLIENT", "SETINFO", "bogus", "x") == \
+        "ERR Unrecognized option 'bogus'"
+    assert command(path, "CLIENT", "SETINFO", "LIB-VER", "1 0") == \
+        "ERR LIB-VER cannot contain spaces, newlines or special characters."
+    assert command(path, "CLIENT", "SETINFO", "lib-name") == \
+        "ERR wrong number of arguments for 'client|setinfo' command"
+
+
+def test_config_get_ours(ours: tmc_testlib.Server) -> None:
+    """CONFIG GET: the values tools read, globs, and what CONFIG SET changes."""
+    path = ours.unixsocket
+    assert path
+    got = command(path, "CONFIG", "GET", "*")
+    conf = dict(zip(got[0::2], got[1::2]))
+    assert len(conf) * 2 == len(got)
+    assert conf[b"save"] == b"" and conf[b"appendonly"] == b"no"
+    assert conf[b"unixsocket"] == path.encode()
+    assert conf[b"databases"] == b"1"
+    assert conf[b"maxmemory-policy"] == b"noeviction"
+    for name in (b"port", b"bind", b"unixsocketperm", b"maxclients",
+                 b"proto-max-bulk-len", b"loglevel", b"timeout",
+                 b"tcp-keepalive", b"maxmemory"):
+        assert name in conf
+    old = conf[b"maxclients"]
+    assert command(path, "CONFIG", "SET", "maxclients", "100",
+                   "loglevel", "warning") == "OK"
+    assert command(path, "CONFIG", "GET", "maxclients") == [b"maxclients", b"100"]
+    assert command(path, "CONFIG", "GET", "loglevel") == [b"loglevel", b"warning"]
+    assert command(path, "CONFIG", "SET", "maxclients", old,
+                   "loglevel", "notice") == "OK"
+    assert command(path, "CONFIG", "SET", "maxclients", "999999999") == (
+        "ERR CONFIG SET failed (possibly related to argument 'maxclients') - "
+        "The event loop API used by the server is not able to handle the "
+        "specified number of clients")
+    assert command(path, "CONFIG", "GET", "maxclients") == [b"maxclients", old]
+    # A smaller proto-max-bulk-len applies to new requests at once.
+    assert command(path, "CONFIG", "SET", "proto-max-bulk-len", "1mb") == "OK"
+    try:
+        out, closed = exchange(path, b"*2\r\n$4\r\nECHO\r\n$1048577\r\n",
+                               sentinel=False)
+        assert out == b"-ERR Protocol error: invalid bulk length\r\n"
+        assert closed
+    finally:
+        assert command(path, "CONFIG", "SET", "proto-max-bulk-len",
+                       "512mb") == "OK"
