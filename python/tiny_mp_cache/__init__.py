@@ -1,0 +1,35 @@
+# SPDX-License-Identifier: MIT
+"""tiny-mp-cache: a local cache and job store shared by Python processes.
+
+    from tiny_mp_cache import serve, serve_unix, spawn, TinyCache
+
+    serve(5002)                        # blocks: serves 127.0.0.1:5002 here
+    with spawn() as srv:               # or: a server in a child process
+        cache = TinyCache(srv.address) # "host:port", "unix:///path"
+        cache.set("k", b"v"); cache.get("k"); cache.pop("k")
+
+The server is the same C code as the ``tiny-mp-cache-server`` program and
+speaks the Redis protocol, so redis-cli and redis-py work against it, and
+TinyCache works against a real Redis too.
+"""
+
+from ._native import SERVER_VERSION as __version__
+from .client import (ProtocolError, ReplyError, TinyCache,
+                     TinyCacheConnectionError, TinyCacheError,
+                     TinyCacheTimeoutError)
+from .server import Server, SpawnedServer, serve, serve_unix, spawn
+
+__all__ = [
+    "TinyCache",
+    "serve",
+    "serve_unix",
+    "spawn",
+    "Server",
+    "SpawnedServer",
+    "TinyCacheError",
+    "ReplyError",
+    "ProtocolError",
+    "TinyCacheConnectionError",
+    "TinyCacheTimeoutError",
+    "__version__",
+]
