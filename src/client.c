@@ -34,6 +34,7 @@ client_create(struct server *srv, int fd, int flags, const char *addr)
 	c->fd = fd;
 	c->flags = flags;
 	c->resp = 2;
+	c->authenticated = srv->requirepass == NULL;
 	c->id = ++srv->next_client_id;
 	/* Unix-socket peers read "path:0", as in Redis's CLIENT LIST. */
 	if (flags & CLIENT_UNIX_SOCKET) {
@@ -48,6 +49,7 @@ client_create(struct server *srv, int fd, int flags, const char *addr)
 	}
 	c->ctime_ms = c->last_ms = server_mono_ms();
 	resp_parser_init(&c->parser, srv->cfg.proto_max_bulk_len);
+	c->parser.unauthenticated = !c->authenticated;
 	resp_buf_init(&c->reply);
 
 	if (event_add_fd(srv->el, fd, EV_READABLE, client_event, c) == -1) {
@@ -205,6 +207,19 @@ client_process_input(struct client *c)
 		command_dispatch(c);
 		c->argc = 0;
 		c->argv = NULL;
+		if (srv->cfg.client_obuf_limit > 0 &&
+		    client_pending_output(c) >
+		    (size_t)srv->cfg.client_obuf_limit) {
+			/* It sends but does not read: drop it before its
+			 * replies eat the server's memory. */
+			server_log(srv, SERVER_LOG_WARNING,
+			    "Client id=%llu addr=%s closed for overcoming of "
+			    "output buffer limits (%zu bytes pending, limit "
+			    "%lld).", c->id, c->addr, client_pending_output(c),
+			    srv->cfg.client_obuf_limit);
+			c->flags |= CLIENT_CLOSE_ASAP;
+			break;
+		}
 	}
 	client_compact(c);
 }

@@ -34,6 +34,7 @@ struct client {
 	char *lib_name;                  /* CLIENT SETINFO LIB-NAME */
 	char *lib_ver;                   /* CLIENT SETINFO LIB-VER */
 	int resp;                        /* protocol version: 2 */
+	int authenticated;               /* AUTH done, or no password set */
 	long long ctime_ms;              /* connected at (monotonic) */
 	long long last_ms;               /* last command at (monotonic) */
 	const struct command *lastcmd;   /* for CLIENT LIST cmd= */

@@ -494,6 +494,17 @@ static const struct command_doc command_docs[] = {
 		  .flags = DOC_OPTIONAL | DOC_MULTIPLE }),
 	  .tips = "nondeterministic_output request_policy:all_shards "
 		    "response_policy:special" },
+	{ .name = "auth",
+	  .summary = "Authenticate to the server",
+	  .since = "1.0.0", .group = "connection",
+	  .complexity = "O(N) where N is the number of passwords defined for "
+		"the user",
+	  .history = DOC_HISTORY(
+		{ "6.0.0", "Added ACL style (username and password)." }),
+	  .args = DOC_ARGS(
+		{ .name = "username", .type = "string", .since = "6.0.0",
+		  .flags = DOC_OPTIONAL },
+		{ .name = "password", .type = "string" }) },
 	{ .name = "hello",
 	  .summary = "Handshake with Redis",
 	  .since = "6.0.0", .group = "connection",
@@ -1108,11 +1119,11 @@ cmd_command_help(struct client *c)
 #define CONFIG_MUTABLE 2     /* CONFIG SET changes it */
 
 enum config_id {
-	CFG_APPENDONLY, CFG_BIND, CFG_DAEMONIZE, CFG_DATABASES, CFG_DIR,
+	CFG_APPENDONLY, CFG_BIND, CFG_CLIENT_OBUF, CFG_DAEMONIZE, CFG_DATABASES, CFG_DIR,
 	CFG_HZ, CFG_LOGFILE, CFG_LOGLEVEL, CFG_MAXCLIENTS, CFG_MAXMEMORY,
 	CFG_MAXMEMORY_POLICY, CFG_PORT, CFG_PROTO_MAX_BULK_LEN, CFG_SAVE,
 	CFG_TCP_BACKLOG, CFG_TCP_KEEPALIVE, CFG_TIMEOUT, CFG_UNIXSOCKET,
-	CFG_UNIXSOCKETPERM,
+	CFG_UNIXSOCKETPERM, CFG_REQUIREPASS,
 };
 
 /* The parameters CONFIG GET knows, with Redis's names. */
@@ -1123,6 +1134,7 @@ static const struct config_param {
 } config_params[] = {
 	{ "appendonly", CFG_APPENDONLY, CONFIG_FIXED },
 	{ "bind", CFG_BIND, CONFIG_IMMUTABLE },
+	{ "client-output-buffer-limit", CFG_CLIENT_OBUF, CONFIG_IMMUTABLE },
 	{ "daemonize", CFG_DAEMONIZE, CONFIG_IMMUTABLE },
 	{ "databases", CFG_DATABASES, CONFIG_IMMUTABLE },
 	{ "dir", CFG_DIR, CONFIG_IMMUTABLE },
@@ -1134,6 +1146,7 @@ static const struct config_param {
 	{ "maxmemory-policy", CFG_MAXMEMORY_POLICY, CONFIG_FIXED },
 	{ "port", CFG_PORT, CONFIG_IMMUTABLE },
 	{ "proto-max-bulk-len", CFG_PROTO_MAX_BULK_LEN, CONFIG_MUTABLE },
+	{ "requirepass", CFG_REQUIREPASS, CONFIG_MUTABLE },
 	{ "save", CFG_SAVE, CONFIG_FIXED },
 	{ "tcp-backlog", CFG_TCP_BACKLOG, CONFIG_IMMUTABLE },
 	{ "tcp-keepalive", CFG_TCP_KEEPALIVE, CONFIG_IMMUTABLE },
@@ -1178,8 +1191,16 @@ config_value(struct server *srv, enum config_id id, char *buf, size_t size)
 	case CFG_BIND:
 		s = srv->bind != NULL ? srv->bind : "";
 		break;
+	case CFG_CLIENT_OBUF:
+		/* Redis's three classes; only "normal" clients exist here. */
+		snprintf(buf, size, "normal %lld 0 0 slave 268435456 67108864 60 "
+		    "pubsub 33554432 8388608 60", srv->cfg.client_obuf_limit);
+		return;
 	case CFG_DATABASES:
 		s = "1";             /* SELECT accepts only 0 */
+		break;
+	case CFG_REQUIREPASS:
+		s = srv->requirepass != NULL ? srv->requirepass : "";
 		break;
 	case CFG_DIR:
 		if (getcwd(buf, size) == NULL)
@@ -1405,6 +1426,11 @@ config_parse(struct server *srv, const struct config_param *p,
 			return "The event loop API used by the server is not "
 			    "able to handle the specified number of clients";
 		return config_check_maxclients(srv, *out, buf, size);
+	case CFG_REQUIREPASS:
+		/* Applied from the argument itself in cmd_config_set. */
+		*out = 0;
+		return memchr(v->ptr, '\0', v->len) != NULL ?
+		    "argument must not contain NUL bytes" : NULL;
 	case CFG_PROTO_MAX_BULK_LEN:
 		if (config_parse_memory(v->ptr, v->len, out) == -1)
 			return "argument must be a memory value";
@@ -1425,7 +1451,8 @@ config_parse(struct server *srv, const struct config_param *p,
 
 /* Apply a parsed value. */
 static void
-config_apply(struct server *srv, const struct config_param *p, long long v)
+config_apply(struct server *srv, const struct config_param *p, long long v,
+    const struct resp_arg *arg)
 {
 	struct client *cl;
 
@@ -1441,6 +1468,18 @@ config_apply(struct server *srv, const struct config_param *p, long long v)
 		srv->cfg.proto_max_bulk_len = v;
 		for (cl = srv->clients; cl != NULL; cl = cl->next)
 			cl->parser.bulk_max = v;
+		break;
+	case CFG_REQUIREPASS:
+		/* Connections already in stay authenticated, as in Redis;
+		 * an empty password turns authentication off. */
+		mem_free(srv->requirepass);
+		srv->requirepass = NULL;
+		if (arg->len > 0) {
+			srv->requirepass = mem_alloc(arg->len + 1);
+			memcpy(srv->requirepass, arg->ptr, arg->len);
+			srv->requirepass[arg->len] = '\0';
+		}
+		srv->cfg.requirepass = srv->requirepass;
 		break;
 	default:
 		break;
@@ -1503,7 +1542,8 @@ cmd_config_set(struct client *c)
 		}
 	}
 	for (i = 0; i < npairs; i++)
-		config_apply(c->srv, params[i], values[i]);
+		config_apply(c->srv, params[i], values[i],
+		    &c->argv[3 + i * 2]);
 	resp_add_ok(&c->reply);
 done:
 	mem_free(params);
@@ -1836,13 +1876,14 @@ cmd_client_help(struct client *c)
 /*
  * HELLO [protover [AUTH username password] [SETNAME name]]
  * Only RESP2 is spoken: protocol 3 (and anything but 2) gets Redis's
- * NOPROTO error. There are no users or passwords: AUTH succeeds for the
- * "default" user with any password, as on a Redis without requirepass.
+ * NOPROTO error. AUTH checks the "default" user's password (requirepass;
+ * any password when none is set); without it, a client that has not
+ * authenticated gets Redis's NOAUTH error.
  */
 void
 cmd_hello(struct client *c)
 {
-	const struct resp_arg *user = NULL, *name = NULL;
+	const struct resp_arg *user = NULL, *pass = NULL, *name = NULL;
 	long long ver;
 	int j, more;
 
@@ -1862,6 +1903,7 @@ cmd_hello(struct client *c)
 		more = c->argc - 1 - j;
 		if (arg_is(&c->argv[j], "auth") && more >= 2) {
 			user = &c->argv[j + 1];
+			pass = &c->argv[j + 2];
 			j += 2;
 		} else if (arg_is(&c->argv[j], "setname") && more >= 1) {
 			name = &c->argv[j + 1];
@@ -1873,10 +1915,14 @@ cmd_hello(struct client *c)
 			return;
 		}
 	}
-	if (user != NULL && !(user->len == 7 &&
-	    memcmp(user->ptr, "default", 7) == 0)) {
-		resp_add_errorf(&c->reply, "-WRONGPASS invalid "
-		    "username-password pair or user is disabled.");
+	if (user != NULL && command_authenticate(c, user, pass) == -1)
+		return;
+	if (!c->authenticated) {
+		resp_add_errorf(&c->reply, "-NOAUTH HELLO must be called with the "
+		    "client already authenticated, otherwise the HELLO AUTH "
+		    "<user> <pass> option can be used to authenticate the "
+		    "client and select the RESP protocol version at the same "
+		    "time");
 		return;
 	}
 	if (name != NULL && client_set_name(c, name) == -1)

@@ -62,6 +62,9 @@ const struct command command_table[] = {
 	{ "config", -2, 0, NULL, 0, 0, 0, "@slow", command_config_sub, NULL },
 	{ "client", -2, CMD_SENTINEL, NULL, 0, 0, 0, "@slow",
 	  command_client_sub, NULL },
+	{ "auth", -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+	  CMD_NOAUTH | CMD_ALLOWBUSY, cmd_auth, 0, 0, 0,
+	  "@fast @connection", NULL, NULL },
 	{ "hello", -1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
 	  CMD_NOAUTH | CMD_SENTINEL | CMD_ALLOWBUSY, cmd_hello, 0, 0, 0,
 	  "@fast @connection", NULL, NULL },
@@ -171,6 +174,10 @@ command_dispatch(struct client *c)
 		resp_add_errorf(&c->reply,
 		    "wrong number of arguments for '%s' command",
 		    command_fullname(cmd, name));
+		return;
+	}
+	if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
+		resp_add_errorf(&c->reply, "-NOAUTH Authentication required.");
 		return;
 	}
 	c->lastcmd = cmd;
@@ -370,6 +377,65 @@ cmd_flushall(struct client *c)
 }
 
 /* ---- Connection commands ---- */
+
+/*
+ * Compare a password with the configured one without stopping at the
+ * first difference, so the time taken does not tell how much of it was
+ * right (only the longer of the two lengths shows).
+ */
+static int
+password_equal(const struct resp_arg *pass, const char *want)
+{
+	size_t wlen = strlen(want);
+	size_t n = pass->len > wlen ? pass->len : wlen, i;
+	unsigned char diff = pass->len != wlen;
+
+	for (i = 0; i < n; i++) {
+		unsigned char a = i < pass->len ? (unsigned char)pass->ptr[i] : 0;
+		unsigned char b = i < wlen ? (unsigned char)want[i] : 0;
+
+		diff |= (unsigned char)(a ^ b);
+	}
+	return diff == 0;
+}
+
+int
+command_authenticate(struct client *c, const struct resp_arg *user,
+    const struct resp_arg *pass)
+{
+	const char *want = c->srv->requirepass;
+	int user_ok = user == NULL || (user->len == 7 &&
+	    memcmp(user->ptr, "default", 7) == 0);
+
+	/* Without requirepass the default user takes any password. */
+	if (user_ok && (want == NULL || password_equal(pass, want))) {
+		c->authenticated = 1;
+		c->parser.unauthenticated = 0;
+		return 0;
+	}
+	resp_add_errorf(&c->reply, "-WRONGPASS invalid username-password pair "
+	    "or user is disabled.");
+	return -1;
+}
+
+/* AUTH [username] password */
+void
+cmd_auth(struct client *c)
+{
+	if (c->argc > 3) {
+		resp_add_error(&c->reply, "syntax error", 12);
+		return;
+	}
+	if (c->argc == 2 && c->srv->requirepass == NULL) {
+		resp_add_errorf(&c->reply, "AUTH <password> called without any "
+		    "password configured for the default user. Are you sure "
+		    "your configuration is correct?");
+		return;
+	}
+	if (command_authenticate(c, c->argc == 3 ? &c->argv[1] : NULL,
+	    &c->argv[c->argc - 1]) == 0)
+		resp_add_ok(&c->reply);
+}
 
 /* PING [message] */
 void

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 struct client;
+struct resp_arg;
 
 /* Flags (reported by COMMAND INFO under Redis's names). */
 #define CMD_WRITE     (1 << 0)   /* "write" */
@@ -52,11 +53,16 @@ const struct command *command_find(const struct command *table,
  * subcommand), check arity, call the handler, count statistics. */
 void command_dispatch(struct client *c);
 
+/* Check a user and password (user NULL: "default") for AUTH and HELLO:
+ * 0 and the client is authenticated, or -1 with WRONGPASS replied. */
+int command_authenticate(struct client *c, const struct resp_arg *user,
+    const struct resp_arg *pass);
+
 /* The command's full name ("get", "config|get") into buf (64 bytes). */
 const char *command_fullname(const struct command *cmd, char *buf);
 
 /* ---- Handlers (commands.c: keyspace and connection) ---- */
-command_proc cmd_get, cmd_set, cmd_getdel, cmd_del, cmd_exists, cmd_keys,
+command_proc cmd_auth, cmd_get, cmd_set, cmd_getdel, cmd_del, cmd_exists, cmd_keys,
     cmd_dbsize, cmd_ping, cmd_echo, cmd_quit, cmd_select, cmd_flushdb,
     cmd_flushall, cmd_shutdown;
 

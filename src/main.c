@@ -49,6 +49,10 @@ usage(FILE *f)
 "  --maxclients N          most simultaneous clients (default %d)\n"
 "  --proto-max-bulk-len N  largest bulk argument in bytes; k, kb, m, mb, g, gb\n"
 "                          suffixes allowed (default 512mb; at least 1mb)\n"
+"  --client-output-buffer-limit N\n"
+"                          disconnect a client whose unsent replies exceed N\n"
+"                          bytes (same suffixes; default 1gb; 0: no limit)\n"
+"  --requirepass PASSWORD  clients must AUTH with PASSWORD first\n"
 "  --loglevel LEVEL        debug, verbose, notice (default), warning, nothing\n"
 "  --logfile PATH          append log lines to PATH instead of standard error\n"
 "  --event-backend NAME    event loop backend:",
@@ -161,7 +165,7 @@ main(int argc, char **argv)
 	enum {
 		OPT_PORT = 256, OPT_BIND, OPT_UNIXSOCKET, OPT_UNIXSOCKETPERM,
 		OPT_MAXCLIENTS, OPT_BULK, OPT_LOGLEVEL, OPT_LOGFILE,
-		OPT_BACKEND,
+		OPT_BACKEND, OPT_OBUF, OPT_REQUIREPASS,
 	};
 	static const struct option options[] = {
 		{ "port", required_argument, NULL, OPT_PORT },
@@ -173,6 +177,9 @@ main(int argc, char **argv)
 		{ "loglevel", required_argument, NULL, OPT_LOGLEVEL },
 		{ "logfile", required_argument, NULL, OPT_LOGFILE },
 		{ "event-backend", required_argument, NULL, OPT_BACKEND },
+		{ "client-output-buffer-limit", required_argument, NULL,
+		  OPT_OBUF },
+		{ "requirepass", required_argument, NULL, OPT_REQUIREPASS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
@@ -214,6 +221,13 @@ main(int argc, char **argv)
 		case OPT_BULK:
 			cfg.proto_max_bulk_len = parse_bytes(
 			    "--proto-max-bulk-len", optarg);
+			break;
+		case OPT_OBUF:
+			cfg.client_obuf_limit = parse_bytes(
+			    "--client-output-buffer-limit", optarg);
+			break;
+		case OPT_REQUIREPASS:
+			cfg.requirepass = optarg;
 			break;
 		case OPT_LOGLEVEL:
 			cfg.loglevel = parse_loglevel(optarg);

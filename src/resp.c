@@ -44,6 +44,16 @@
 #define RESP_ARGV_MIN 8             /* smallest argv allocation */
 #define RESP_LONG_STR_SIZE 21       /* string2ll: longer input is invalid */
 
+/* Redis 7's protocol error texts. */
+#define RESP_E_INLINE "Protocol error: too big inline request"
+#define RESP_E_QUOTES "Protocol error: unbalanced quotes in request"
+#define RESP_E_MBULK_BIG "Protocol error: too big mbulk count string"
+#define RESP_E_MBULK_LEN "Protocol error: invalid multibulk length"
+#define RESP_E_BULK_BIG "Protocol error: too big bulk count string"
+#define RESP_E_BULK_LEN "Protocol error: invalid bulk length"
+#define RESP_E_UNAUTH_MBULK "Protocol error: unauthenticated multibulk length"
+#define RESP_E_UNAUTH_BULK "Protocol error: unauthenticated bulk length"
+
 /*
  * Find the first byte c in buf[from..len) as strchr() would in a
  * NUL-terminated copy of the buffer. Returns its offset, len if neither c
@@ -233,12 +243,12 @@ resp_parse_multibulk(struct resp_parser *p, char *buf, size_t len,
 			if (r == 0)
 				return RESP_INCOMPLETE;
 			if (r < 0)
-				return resp_fail(p,
-				    "Protocol error: too big mbulk count string");
+				return resp_fail(p, RESP_E_MBULK_BIG);
 		}
 		if (!ok || ll > INT_MAX)
-			return resp_fail(p,
-			    "Protocol error: invalid multibulk length");
+			return resp_fail(p, RESP_E_MBULK_LEN);
+		if (ll > RESP_UNAUTH_ARGC_MAX && p->unauthenticated)
+			return resp_fail(p, RESP_E_UNAUTH_MBULK);
 		p->pos = cr + 2;
 		p->bulk_len = -1;
 		if (ll <= 0)
@@ -263,8 +273,10 @@ resp_parse_multibulk(struct resp_parser *p, char *buf, size_t len,
 			    buf[hs] == '$' &&
 			    resp_fast_header(buf, hs, len, &cr, &ll))) {
 				if (RESP_UNLIKELY(ll > p->bulk_max))
-					return resp_fail(p,
-					    "Protocol error: invalid bulk length");
+					return resp_fail(p, RESP_E_BULK_LEN);
+				if (RESP_UNLIKELY(ll > RESP_UNAUTH_BULK_MAX &&
+				    p->unauthenticated))
+					return resp_fail(p, RESP_E_UNAUTH_BULK);
 			} else {
 				p->pos = pos;
 				p->bulk_len = blen;
@@ -275,13 +287,14 @@ resp_parse_multibulk(struct resp_parser *p, char *buf, size_t len,
 					return RESP_INCOMPLETE;
 				}
 				if (r < 0)
-					return resp_fail(p, "Protocol error: "
-					    "too big bulk count string");
+					return resp_fail(p, RESP_E_BULK_BIG);
 				if (buf[hs] != '$')
 					return resp_fail_dollar(p, buf[hs]);
 				if (!ok || ll < 0 || ll > p->bulk_max)
-					return resp_fail(p,
-					    "Protocol error: invalid bulk length");
+					return resp_fail(p, RESP_E_BULK_LEN);
+				if (ll > RESP_UNAUTH_BULK_MAX &&
+				    p->unauthenticated)
+					return resp_fail(p, RESP_E_UNAUTH_BULK);
 			}
 			at = cr + 2;
 			argv[argc].off = at - start;
@@ -348,16 +361,74 @@ resp_push_arg(struct resp_parser *p, size_t off, size_t len)
 	p->argc++;
 }
 
+/* The byte a backslash escape stands for inside double quotes. */
+static char
+resp_unescape(char c)
+{
+	switch (c) {
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	case 'b':
+		return '\b';
+	case 'a':
+		return '\a';
+	default:
+		return c;       /* \" \\ and any other: the byte itself */
+	}
+}
+
+/*
+ * Copy the body of a quoted token, *sp just past its opening quote q,
+ * to *wp: with \xHH and C escapes inside double quotes, only \' inside
+ * single quotes. Returns 0 with *sp past the closing quote, or -1 if the
+ * line ends first.
+ */
+static int
+resp_split_quoted(char **sp, char *e, char **wp, char q)
+{
+	char *s = *sp, *w = *wp;
+	int hi, lo;
+
+	while (s < e) {
+		if (*s == q) {
+			*sp = s + 1;
+			*wp = w;
+			return 0;
+		}
+		if (*s != '\\' || e - s < 2)
+			*w++ = *s++;
+		else if (q == '\'') {
+			if (s[1] == '\'')
+				s++;
+			*w++ = *s++;
+		} else if (s[1] == 'x' && e - s >= 4 &&
+		    (hi = resp_hexval((unsigned char)s[2])) >= 0 &&
+		    (lo = resp_hexval((unsigned char)s[3])) >= 0) {
+			*w++ = (char)(hi * 16 + lo);
+			s += 4;
+		} else {
+			*w++ = resp_unescape(s[1]);
+			s += 2;
+		}
+	}
+	return -1;
+}
+
 /*
  * Split the inline line buf[from..end) into arguments the way Redis's
  * sdssplitargs() does, unescaping in place (the output never outruns the
- * input). Returns 0, or -1 for unbalanced quotes.
+ * input). Only space, tab, CR and LF end an unquoted token, though all
+ * of isspace() separates tokens and may follow a closing quote. Returns
+ * 0, or -1 for unbalanced quotes.
  */
 static int
 resp_split(struct resp_parser *p, char *buf, size_t from, size_t end)
 {
 	char *s = buf + from, *e = buf + end, *w, *arg;
-	int hi, lo;
 	char c;
 
 	p->argc = 0;
@@ -367,63 +438,21 @@ resp_split(struct resp_parser *p, char *buf, size_t from, size_t end)
 		if (s == e)
 			return 0;
 		arg = w = s;
-		for (;;) {
+		while (s < e) {
 			c = *s;
-			if (c == '"') {
-				/* Double quotes: C-like escapes. */
-				for (s++;; ) {
-					if (s == e)
-						return -1;
-					if (*s == '\\' && e - s >= 4 && s[1] == 'x' &&
-					    (hi = resp_hexval((unsigned char)s[2])) >= 0 &&
-					    (lo = resp_hexval((unsigned char)s[3])) >= 0) {
-						*w++ = (char)(hi * 16 + lo);
-						s += 4;
-					} else if (*s == '\\' && e - s >= 2) {
-						switch (s[1]) {
-						case 'n': c = '\n'; break;
-						case 'r': c = '\r'; break;
-						case 't': c = '\t'; break;
-						case 'b': c = '\b'; break;
-						case 'a': c = '\a'; break;
-						default: c = s[1]; break;
-						}
-						*w++ = c;
-						s += 2;
-					} else if (*s == '"')
-						break;
-					else
-						*w++ = *s++;
-				}
-			} else if (c == '\'') {
-				/* Single quotes: only \' is an escape. */
-				for (s++;; ) {
-					if (s == e)
-						return -1;
-					if (*s == '\\' && e - s >= 2 && s[1] == '\'') {
-						*w++ = '\'';
-						s += 2;
-					} else if (*s == '\'')
-						break;
-					else
-						*w++ = *s++;
-				}
-			} else if (c == ' ' || c == '\n' || c == '\r' ||
-			    c == '\t') {
+			if (c == '"' || c == '\'') {
 				s++;
+				if (resp_split_quoted(&s, e, &w, c) < 0)
+					return -1;
+				/* Whitespace or the end must follow. */
+				if (s < e && !resp_isspace((unsigned char)*s))
+					return -1;
 				break;
-			} else {
-				*w++ = c;
-				if (++s == e)
-					break;
-				continue;
 			}
-			/* A closing quote: whitespace or the end must follow. */
-			if (++s == e)
+			s++;
+			if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
 				break;
-			if (!resp_isspace((unsigned char)*s))
-				return -1;
-			break;
+			*w++ = c;
 		}
 		resp_push_arg(p, (size_t)(arg - (buf + from)),
 		    (size_t)(w - arg));
@@ -445,20 +474,20 @@ resp_parse_inline(struct resp_parser *p, char *buf, size_t len)
 			if (end > p->start && buf[end - 1] == '\r')
 				end--;
 			if (resp_split(p, buf, p->start, end) < 0)
-				return resp_fail(p, "Protocol error: "
-				    "unbalanced quotes in request");
+				return resp_fail(p, RESP_E_QUOTES);
 			p->pos = nl + 1;
 			return resp_done(p, buf, 0);
 		}
 		p->pos = len;
 	}
 	if (len - p->start > RESP_INLINE_MAX)
-		return resp_fail(p, "Protocol error: too big inline request");
+		return resp_fail(p, RESP_E_INLINE);
 	return RESP_INCOMPLETE;
 }
 
 /* ---- Request parser ---- */
 
+/* Set up a parser with no request in progress. */
 void
 resp_parser_init(struct resp_parser *p, long long bulk_max)
 {
@@ -467,6 +496,7 @@ resp_parser_init(struct resp_parser *p, long long bulk_max)
 	p->bulk_len = -1;
 }
 
+/* Free argv; the parser can be set up again. */
 void
 resp_parser_free(struct resp_parser *p)
 {
@@ -506,6 +536,7 @@ resp_parse(struct resp_parser *p, char *buf, size_t len)
 	return RESP_ERR;
 }
 
+/* Account for n bytes dropped from the front of the buffer. */
 void
 resp_parser_shift(struct resp_parser *p, size_t n)
 {
@@ -513,6 +544,7 @@ resp_parser_shift(struct resp_parser *p, size_t n)
 	p->pos -= n;
 }
 
+/* Bytes still missing from the current bulk body (+ CRLF), or 0. */
 size_t
 resp_parser_need(const struct resp_parser *p)
 {
@@ -524,6 +556,7 @@ resp_parser_need(const struct resp_parser *p)
 
 /* ---- Reply encoding ---- */
 
+/* Start an empty buffer (nothing allocated yet). */
 void
 resp_buf_init(struct resp_buf *b)
 {
@@ -532,6 +565,7 @@ resp_buf_init(struct resp_buf *b)
 	b->cap = 0;
 }
 
+/* Free the buffer's memory and leave it empty. */
 void
 resp_buf_free(struct resp_buf *b)
 {
@@ -554,6 +588,7 @@ resp_buf_reserve(struct resp_buf *b, size_t extra)
 	b->cap = cap;
 }
 
+/* Append n raw bytes. */
 void
 resp_buf_append(struct resp_buf *b, const void *p, size_t n)
 {
@@ -576,6 +611,7 @@ resp_put_line(struct resp_buf *b, char type, long long v)
 	b->len = (size_t)(d - b->data);
 }
 
+/* Append a status reply "+s\r\n". */
 void
 resp_add_simple(struct resp_buf *b, const char *s)
 {
@@ -592,12 +628,14 @@ resp_add_simple(struct resp_buf *b, const char *s)
 	b->len = (size_t)(d - b->data);
 }
 
+/* Append "+OK\r\n". */
 void
 resp_add_ok(struct resp_buf *b)
 {
 	resp_buf_append(b, "+OK\r\n", 5);
 }
 
+/* Append an error reply; see resp.h for the prefix and CR/LF rules. */
 void
 resp_add_error(struct resp_buf *b, const char *msg, size_t len)
 {
@@ -652,6 +690,7 @@ resp_add_errorf(struct resp_buf *b, const char *fmt, ...)
 		mem_free(s);
 }
 
+/* Append an integer reply ":v\r\n". */
 void
 resp_add_int(struct resp_buf *b, long long v)
 {
@@ -659,6 +698,7 @@ resp_add_int(struct resp_buf *b, long long v)
 	resp_put_line(b, ':', v);
 }
 
+/* Append a bulk string "$n\r\n<bytes>\r\n". */
 void
 resp_add_bulk(struct resp_buf *b, const void *p, size_t n)
 {
@@ -675,12 +715,14 @@ resp_add_bulk(struct resp_buf *b, const void *p, size_t n)
 	b->len = (size_t)(d - b->data);
 }
 
+/* Append a C string as a bulk string. */
 void
 resp_add_bulk_str(struct resp_buf *b, const char *s)
 {
 	resp_add_bulk(b, s, strlen(s));
 }
 
+/* Append v in decimal as a bulk string. */
 void
 resp_add_bulk_ll(struct resp_buf *b, long long v)
 {
@@ -690,18 +732,21 @@ resp_add_bulk_ll(struct resp_buf *b, long long v)
 	resp_add_bulk(b, digits, n);
 }
 
+/* Append a nil bulk "$-1\r\n". */
 void
 resp_add_null(struct resp_buf *b)
 {
 	resp_buf_append(b, "$-1\r\n", 5);
 }
 
+/* Append a nil array "*-1\r\n". */
 void
 resp_add_null_array(struct resp_buf *b)
 {
 	resp_buf_append(b, "*-1\r\n", 5);
 }
 
+/* Append an array header "*n\r\n". */
 void
 resp_add_array_len(struct resp_buf *b, long long n)
 {
@@ -742,6 +787,7 @@ resp_add_command(struct resp_buf *b, int argc, const char *const *argv,
 
 /* ---- Reply reading ---- */
 
+/* Reset a scan for a new reply. */
 void
 resp_scan_init(struct resp_scan *s)
 {

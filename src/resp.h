@@ -21,6 +21,8 @@
                                               * arrive; the declared count
                                               * never sizes an allocation */
 #define RESP_ERR_LEN 128                     /* room for a protocol error */
+#define RESP_UNAUTH_ARGC_MAX 10              /* arguments before AUTH */
+#define RESP_UNAUTH_BULK_MAX 16384           /* bulk bytes before AUTH */
 
 /* ---- Results of resp_parse() ---- */
 #define RESP_OK 0          /* one request parsed (argc may be 0: ignore it) */
@@ -41,6 +43,9 @@ struct resp_arg {
  */
 struct resp_parser {
 	long long bulk_max;        /* proto-max-bulk-len for this parser */
+	int unauthenticated;       /* AUTH pending: Redis's tighter caps,
+	                            * RESP_UNAUTH_ARGC_MAX arguments and
+	                            * RESP_UNAUTH_BULK_MAX bytes a bulk */
 	size_t start;              /* buffer offset of the current request */
 	size_t pos;                /* buffer offset parsed up to */
 	int kind;                  /* 0 between requests, '*' or 'i' */

@@ -99,6 +99,7 @@ server_config_init(struct server_config *cfg)
 	cfg->unixsocketperm = SERVER_UNIXPERM_DEFAULT;
 	cfg->maxclients = SERVER_MAXCLIENTS_DEFAULT;
 	cfg->proto_max_bulk_len = RESP_BULK_MAX_DEFAULT;
+	cfg->client_obuf_limit = SERVER_OBUF_LIMIT_DEFAULT;
 	cfg->tcp_backlog = 511;
 	cfg->loglevel = SERVER_LOG_NOTICE;
 	cfg->tick_ms = 100;
@@ -171,6 +172,12 @@ server_check_config(const struct server_config *cfg, char *err)
 		snprintf(err, SERVER_ERR_LEN,
 		    "invalid proto-max-bulk-len %lld: expected at least %d",
 		    cfg->proto_max_bulk_len, SERVER_BULK_MIN);
+		return -1;
+	}
+	if (cfg->client_obuf_limit < 0) {
+		snprintf(err, SERVER_ERR_LEN,
+		    "invalid client-output-buffer-limit %lld: expected 0 (no "
+		    "limit) or a byte count", cfg->client_obuf_limit);
 		return -1;
 	}
 	if (cfg->loglevel < SERVER_LOG_DEBUG ||
@@ -307,6 +314,8 @@ server_create(const struct server_config *cfg, char *err)
 	    SERVER_BIND_DEFAULT);
 	srv->unixsocket = dup_opt(cfg->unixsocket);
 	srv->logfile = dup_opt(cfg->logfile);
+	srv->requirepass = dup_opt(cfg->requirepass);
+	srv->cfg.requirepass = srv->requirepass;
 	srv->cfg.bind = srv->bind;
 	srv->cfg.unixsocket = srv->unixsocket;
 	srv->cfg.logfile = srv->logfile;
@@ -487,6 +496,7 @@ server_free(struct server *srv)
 	mem_free(srv->bind);
 	mem_free(srv->unixsocket);
 	mem_free(srv->logfile);
+	mem_free(srv->requirepass);
 	mem_free(srv);
 }
 

@@ -14,6 +14,9 @@
 #define SERVER_BIND_DEFAULT "127.0.0.1"
 #define SERVER_MAXCLIENTS_DEFAULT 10000        /* Redis's maxclients */
 #define SERVER_UNIXPERM_DEFAULT 0700
+#define SERVER_OBUF_LIMIT_DEFAULT (1024LL * 1024 * 1024) /* 1 GB: twice the
+                                        * largest bulk, so any one reply
+                                        * fits */
 #define SERVER_ERR_LEN 512
 
 enum server_loglevel {
@@ -31,6 +34,10 @@ struct server_config {
 	mode_t unixsocketperm;       /* default 0700 */
 	int maxclients;              /* default 10000 */
 	long long proto_max_bulk_len; /* default 512 MB */
+	/* A client whose unsent replies exceed this many bytes is
+	 * disconnected (it is not reading them); 0: no limit. */
+	long long client_obuf_limit;
+	const char *requirepass;     /* clients must AUTH first; NULL: not */
 	int tcp_backlog;             /* default 511, as Redis */
 	enum server_loglevel loglevel; /* default notice */
 	const char *logfile;         /* NULL or "": standard error */

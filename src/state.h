@@ -28,6 +28,7 @@ struct server {
 	char *bind;                      /* owned copy of cfg.bind */
 	char *unixsocket;                /* owned copy of cfg.unixsocket */
 	char *logfile;                   /* owned copy of cfg.logfile */
+	char *requirepass;               /* owned copy of cfg.requirepass */
 	FILE *log;                       /* where log lines go */
 
 	event_loop *el;

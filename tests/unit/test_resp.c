@@ -293,7 +293,8 @@ static const struct req_case req_cases[] = {
 	    "*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n*2\r\n$3\r\nDEL\r\n$3\r\nkey\r\n"),
 	  S("3:SET,3:key,5:value;3:GET,3:key;3:DEL,3:key;|INC0"), 0 },
 	{ "empty multibulk requests",
-	  S("*0\r\n*-1\r\n*-5\r\n*-9223372036854775808\r\n*1\r\n$4\r\nPING\r\n"),
+	  S("*0\r\n*-1\r\n*-5\r\n*-9223372036854775808\r\n"
+	    "*1\r\n$4\r\nPING\r\n"),
 	  S(";;;;4:PING;|INC0"), 0 },
 	{ "empty bulk arguments", S("*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n"),
 	  S("3:SET,0:,0:;|INC0"), 0 },
@@ -396,7 +397,8 @@ static const struct req_case req_cases[] = {
 	  S(E_QUOTES), 0 },
 	{ "unbalanced: text after a single quote", S("ECHO 'a'b\r\n"),
 	  S(E_QUOTES), 0 },
-	{ "bulk_max 10 allows 10", S("*2\r\n$4\r\nECHO\r\n$10\r\n0123456789\r\n"),
+	{ "bulk_max 10 allows 10",
+	  S("*2\r\n$4\r\nECHO\r\n$10\r\n0123456789\r\n"),
 	  S("4:ECHO,10:0123456789;|INC0"), 10 },
 	{ "bulk_max 10 refuses 11", S("*2\r\n$4\r\nECHO\r\n$11\r\n"),
 	  S(E_BULKLEN), 10 },
@@ -602,6 +604,7 @@ check_limit(const char *name, const char *lead, const char *prefix,
 	sb_free(&want);
 }
 
+/* Size limits: exact thresholds and the texts of their errors. */
 static void
 test_limits(void)
 {
@@ -807,6 +810,7 @@ buf_is(struct resp_buf *b, const char *want, size_t wantlen,
 	b->len = 0;
 }
 
+/* Every resp_add_* call, byte for byte. */
 static void
 test_encoder(void)
 {
@@ -890,7 +894,8 @@ test_encoder(void)
 	buf_is(&b, S("*0\r\n"), "resp_insert_array_len into an empty buffer");
 	resp_add_bulk_str(&b, "x");
 	resp_insert_array_len(&b, b.len, 12345);
-	buf_is(&b, S("$1\r\nx\r\n*12345\r\n"), "resp_insert_array_len at the end");
+	buf_is(&b, S("$1\r\nx\r\n*12345\r\n"),
+	    "resp_insert_array_len at the end");
 
 	resp_add_command(&b, 3, argv, NULL);
 	buf_is(&b, S("*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$0\r\n\r\n"),
@@ -927,6 +932,7 @@ struct num_case {
 	long long v;
 };
 
+/* string2ll edge cases; ll_to_str against printf. */
 static void
 test_numbers(void)
 {
@@ -1016,6 +1022,7 @@ tb_fail(void)
 	return ++tb_calls == tb_fail_at;
 }
 
+/* Allocate a counted test object. */
 static struct tobj *
 tb_new(char type)
 {
@@ -1028,6 +1035,7 @@ tb_new(char type)
 	return o;
 }
 
+/* Builder: a status, error or bulk string. */
 static void *
 tb_str(void *ctx, char type, const char *p, size_t len)
 {
@@ -1045,6 +1053,7 @@ tb_str(void *ctx, char type, const char *p, size_t len)
 	return o;
 }
 
+/* Builder: an integer. */
 static void *
 tb_int(void *ctx, long long v)
 {
@@ -1058,6 +1067,7 @@ tb_int(void *ctx, long long v)
 	return o;
 }
 
+/* Builder: a nil bulk or array. */
 static void *
 tb_nil(void *ctx, char type)
 {
@@ -1071,6 +1081,7 @@ tb_nil(void *ctx, char type)
 	return o;
 }
 
+/* Builder: an array of n empty slots. */
 static void *
 tb_array(void *ctx, size_t n)
 {
@@ -1089,6 +1100,7 @@ tb_array(void *ctx, size_t n)
 
 static void tb_release(void *ctx, void *obj);
 
+/* Builder: store elem in slot i (takes elem even on failure). */
 static int
 tb_set(void *ctx, void *array, size_t i, void *elem)
 {
@@ -1102,6 +1114,7 @@ tb_set(void *ctx, void *array, size_t i, void *elem)
 	return 0;
 }
 
+/* Builder: free an object tree. */
 static void
 tb_release(void *ctx, void *obj)
 {
@@ -1211,6 +1224,7 @@ scan_bytewise(const char *in, size_t n)
 	return r == (long long)n;
 }
 
+/* Reply scanner and reader: types, nesting, pieces, errors. */
 static void
 test_replies(void)
 {
@@ -1233,10 +1247,10 @@ test_replies(void)
 		sb_str(&in, "+NEXT\r\n:1\r\n");
 		resp_scan_init(&s);
 		r = resp_scan_reply(&s, in.d, in.len, NULL);
-		is_int(r, c->inlen, "reply %zu: scan with more replies after it",
+		is_int(r, c->inlen, "reply %zu: scan, more replies after it",
 		    i);
-		ok(scan_bytewise(c->in, c->inlen), "reply %zu: scan byte by byte",
-		    i);
+		ok(scan_bytewise(c->in, c->inlen),
+		    "reply %zu: scan byte by byte", i);
 
 		tb_calls = 0;
 		o = resp_read_reply(&tb, NULL, in.d, in.len);
