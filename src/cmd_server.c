@@ -180,6 +180,26 @@ static const struct command_doc command_docs[] = {
 		  .since = "6.2.0", .flags = DOC_OPTIONAL }),
 	  .key_notes = "RW and ACCESS due to the optional `GET` argument",
 	  .key_flags = "RW access update variable_flags" },
+	{ .name = "mget",
+	  .summary = "Get the values of all the given keys",
+	  .since = "1.0.0", .group = "string",
+	  .complexity = "O(N) where N is the number of keys to retrieve.",
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .flags = DOC_MULTIPLE }),
+	  .tips = "request_policy:multi_shard",
+	  .key_flags = "RO access" },
+	{ .name = "mset",
+	  .summary = "Set multiple keys to multiple values",
+	  .since = "1.0.1", .group = "string",
+	  .complexity = "O(N) where N is the number of keys to set.",
+	  .args = DOC_ARGS(
+		{ .name = "key_value", .type = "block", .flags = DOC_MULTIPLE,
+		  .sub = DOC_ARGS(
+			{ .name = "key", .type = "key" },
+			{ .name = "value", .type = "string" }) }),
+	  .tips = "request_policy:multi_shard "
+		    "response_policy:all_succeeded",
+	  .key_flags = "OW update" },
 	{ .name = "getdel",
 	  .summary = "Get the value of a key and delete the key",
 	  .since = "6.2.0", .group = "string",

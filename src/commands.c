@@ -29,6 +29,10 @@ const struct command command_table[] = {
 	  "@read @string @fast", NULL, NULL },
 	{ "set", -3, CMD_WRITE | CMD_DENYOOM, cmd_set, 1, 1, 1,
 	  "@write @string @slow", NULL, NULL },
+	{ "mget", -2, CMD_READONLY | CMD_FAST, cmd_mget, 1, -1, 1,
+	  "@read @string @fast", NULL, NULL },
+	{ "mset", -3, CMD_WRITE | CMD_DENYOOM, cmd_mset, 1, -1, 2,
+	  "@write @string @slow", NULL, NULL },
 	{ "getdel", 2, CMD_WRITE | CMD_FAST, cmd_getdel, 1, 1, 1,
 	  "@write @string @fast", NULL, NULL },
 	{ "del", -2, CMD_WRITE, cmd_del, 1, -1, 1,
@@ -272,6 +276,43 @@ cmd_set(struct client *c)
 	}
 	db_set(db, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr,
 	    c->argv[2].len);
+	resp_add_ok(&c->reply);
+}
+
+/* MGET key [key ...]: an array of values, nil for missing keys. */
+void
+cmd_mget(struct client *c)
+{
+	struct db *db = &c->srv->db;
+	size_t vlen;
+	const char *v;
+	int i;
+
+	resp_add_array_len(&c->reply, c->argc - 1);
+	for (i = 1; i < c->argc; i++) {
+		v = db_get(db, c->argv[i].ptr, c->argv[i].len, &vlen);
+		if (v == NULL)
+			resp_add_null(&c->reply);
+		else
+			resp_add_bulk(&c->reply, v, vlen);
+	}
+}
+
+/* MSET key value [key value ...]: all set at once (no other command
+ * runs in between). A missing value is an arity error, as in Redis. */
+void
+cmd_mset(struct client *c)
+{
+	int i;
+
+	if (c->argc % 2 == 0) {
+		resp_add_errorf(&c->reply,
+		    "wrong number of arguments for '%s' command", "mset");
+		return;
+	}
+	for (i = 1; i < c->argc; i += 2)
+		db_set(&c->srv->db, c->argv[i].ptr, c->argv[i].len,
+		    c->argv[i + 1].ptr, c->argv[i + 1].len);
 	resp_add_ok(&c->reply);
 }
 

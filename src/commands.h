@@ -62,7 +62,7 @@ int command_authenticate(struct client *c, const struct resp_arg *user,
 const char *command_fullname(const struct command *cmd, char *buf);
 
 /* ---- Handlers (commands.c: keyspace and connection) ---- */
-command_proc cmd_auth, cmd_get, cmd_set, cmd_getdel, cmd_del, cmd_exists, cmd_keys,
+command_proc cmd_auth, cmd_get, cmd_set, cmd_mget, cmd_mset, cmd_getdel, cmd_del, cmd_exists, cmd_keys,
     cmd_dbsize, cmd_ping, cmd_echo, cmd_quit, cmd_select, cmd_flushdb,
     cmd_flushall, cmd_shutdown;
 

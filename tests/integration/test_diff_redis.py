@@ -111,6 +111,12 @@ CASES: List[Case] = [
     Case("getdel-twice", C("SET", "k", "v") + C("GETDEL", "k") +
          C("GETDEL", "k") + C("GET", "k")),
     Case("getdel-arity", C("GETDEL") + C("GETDEL", "a", "b")),
+    Case("mset-mget", C("MSET", "a", "1", "b", "", "a", "3") +
+         C("MGET", "a", "b", "nosuch", "a") + C("DBSIZE")),
+    Case("mset-mget-arity", C("MSET") + C("MSET", "a") +
+         C("MSET", "a", "1", "b") + C("MGET") + C("GET", "a")),
+    Case("mset-binary", C("MSET", b"k\x00\r\n", b"v\x00\xff") +
+         C("MGET", b"k\x00\r\n")),
     Case("case-variants", C("set", "k", "v") + C("GeT", "k") +
          C("gEt", "k") + C("GETdel", "k") + C("pInG")),
     Case("binary-key-value", C("SET", b"k\x00\xff\r\n", b"v\x00\r\n\xfe") +
@@ -339,7 +345,8 @@ CASES: List[Case] = [
     Case("command-info-shared", C("COMMAND", "INFO", "get", "getdel", "del",
                                   "exists", "keys", "dbsize", "ping", "echo",
                                   "quit", "select", "flushdb", "flushall",
-                                  "shutdown", "info", "hello", "set")),
+                                  "shutdown", "info", "hello", "set",
+                                  "mget", "mset", "auth")),
     Case("command-info-subcommands", C("COMMAND", "INFO", "config|get",
                                        "CONFIG|SET", "config|resetstat",
                                        "config|help", "client|setname",
@@ -353,7 +360,8 @@ CASES: List[Case] = [
     Case("command-docs-shared", C("COMMAND", "DOCS", "get", "getdel", "del",
                                   "exists", "keys", "dbsize", "ping", "echo",
                                   "quit", "select", "flushdb", "flushall",
-                                  "shutdown", "info", "hello")),
+                                  "shutdown", "info", "hello", "mget",
+                                  "mset", "auth")),
     Case("command-docs-subcommands", C("COMMAND", "DOCS", "config|get",
                                        "config|set", "config|resetstat",
                                        "config|help", "client|setname",
