@@ -82,8 +82,13 @@ command_find(const struct command *table, const char *name, size_t len)
 {
 	const struct command *cmd;
 
+	if (len == 0)
+		return NULL;
+	/* Names are lower-case letters: a first-byte check (folding ASCII
+	 * case with 0x20) rules out almost every row before strlen. */
 	for (cmd = table; cmd->name != NULL; cmd++) {
-		if (strlen(cmd->name) == len &&
+		if (cmd->name[0] == (name[0] | 0x20) &&
+		    strlen(cmd->name) == len &&
 		    strncasecmp(cmd->name, name, len) == 0)
 			return cmd;
 	}

@@ -14,8 +14,8 @@ TinyCache works against a real Redis too.
 """
 
 from ._native import SERVER_VERSION as __version__
-from .client import (ProtocolError, ReplyError, TinyCache,
-                     TinyCacheConnectionError, TinyCacheError,
+from .client import (AuthenticationError, ProtocolError, ReplyError,
+                     TinyCache, TinyCacheConnectionError, TinyCacheError,
                      TinyCacheTimeoutError)
 from .server import Server, SpawnedServer, serve, serve_unix, spawn
 
@@ -28,6 +28,7 @@ __all__ = [
     "SpawnedServer",
     "TinyCacheError",
     "ReplyError",
+    "AuthenticationError",
     "ProtocolError",
     "TinyCacheConnectionError",
     "TinyCacheTimeoutError",

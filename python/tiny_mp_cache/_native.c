@@ -120,15 +120,17 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = { "port", "host", "unixsocket",
 	    "unixsocketperm", "maxclients", "loglevel", "logfile",
-	    "event_backend", "proto_max_bulk_len", "tcp_backlog", NULL };
+	    "event_backend", "proto_max_bulk_len", "tcp_backlog",
+	    "requirepass", "client_output_buffer_limit", NULL };
 	struct native_server *self = (struct native_server *)obj;
 	struct server_config cfg;
 	int port = SERVER_PORT_DEFAULT, perm = SERVER_UNIXPERM_DEFAULT;
 	int maxclients = SERVER_MAXCLIENTS_DEFAULT, backlog = -1, level;
 	long long bulk_max = 0;
 	const char *host = SERVER_BIND_DEFAULT, *loglevel = "notice";
-	const char *backend = NULL;
-	PyObject *unixsocket = NULL, *logfile = NULL;
+	const char *backend = NULL, *requirepass = NULL;
+	PyObject *unixsocket = NULL, *logfile = NULL, *obuf = Py_None;
+	long long obuf_limit = -1;
 	struct server *srv;
 	char err[SERVER_ERR_LEN];
 	int rc = -1;
@@ -139,9 +141,10 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 		return -1;
 	}
 	if (!PyArg_ParseTupleAndKeywords(args, kwds,
-	    "|i$sO&iisO&zLi:Server", kwlist, &port, &host,
+	    "|i$sO&iisO&zLizO:Server", kwlist, &port, &host,
 	    native_path_or_none, &unixsocket, &perm, &maxclients, &loglevel,
-	    native_path_or_none, &logfile, &backend, &bulk_max, &backlog))
+	    native_path_or_none, &logfile, &backend, &bulk_max, &backlog,
+	    &requirepass, &obuf))
 		return -1;
 
 	if (port < -1 || port > 65535) {
@@ -183,6 +186,24 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 		goto out;
 	}
 
+	if (obuf != Py_None) {
+		if (!PyLong_Check(obuf)) {
+			PyErr_Format(PyExc_TypeError, "client_output_buffer_limit "
+			    "must be an int or None, not %.100s",
+			    Py_TYPE(obuf)->tp_name);
+			goto out;
+		}
+		obuf_limit = PyLong_AsLongLong(obuf);
+		if (obuf_limit == -1 && PyErr_Occurred())
+			goto out;
+		if (obuf_limit < 0) {
+			PyErr_Format(PyExc_ValueError, "client_output_buffer_limit "
+			    "must be 0 (no limit), a byte count or None (the "
+			    "default, 1 GB), not %lld", obuf_limit);
+			goto out;
+		}
+	}
+
 	server_config_init(&cfg);
 	cfg.bind = host;
 	cfg.port = port;
@@ -194,6 +215,9 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 		cfg.proto_max_bulk_len = bulk_max;
 	if (backlog >= 0)
 		cfg.tcp_backlog = backlog;
+	if (obuf_limit >= 0)
+		cfg.client_obuf_limit = obuf_limit;
+	cfg.requirepass = requirepass;    /* NULL or "": no password */
 	cfg.loglevel = (enum server_loglevel)level;
 	cfg.logfile = logfile != NULL ? PyBytes_AS_STRING(logfile) : NULL;
 	cfg.event_backend = backend;
@@ -449,12 +473,16 @@ PyDoc_STRVAR(native_server_doc,
 "Server(port=5002, *, host='127.0.0.1', unixsocket=None,\n"
 "       unixsocketperm=0o700, maxclients=10000, loglevel='notice',\n"
 "       logfile=None, event_backend=None, proto_max_bulk_len=0,\n"
-"       tcp_backlog=511)\n"
+"       tcp_backlog=511, requirepass=None,\n"
+"       client_output_buffer_limit=None)\n"
 "--\n\n"
 "The embedded tiny-mp-cache server. Making one binds its sockets (a\n"
 "taken port raises OSError at once); run() serves, stop() stops it from\n"
 "any thread, close() frees it. port=0 picks a free port (see .port);\n"
-"port=-1 listens on the Unix socket only.");
+"port=-1 listens on the Unix socket only. requirepass: clients must\n"
+"AUTH with it first (None or '': no password). client_output_buffer_limit:\n"
+"a client with more unsent reply bytes is disconnected (0: no limit;\n"
+"None: 1 GB).");
 
 static PyTypeObject native_server_type = {
 	PyVarObject_HEAD_INIT(NULL, 0)

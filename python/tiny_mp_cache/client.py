@@ -12,7 +12,8 @@ import select
 import socket
 import threading
 import time
-from typing import Any, List, NoReturn, Optional, Tuple, Union
+from typing import (Any, Iterable, List, Mapping, NoReturn, Optional, Tuple,
+                    Union)
 
 from ._native import ProtocolError as _NativeProtocolError
 from ._native import ReplyReader as _ReplyReader
@@ -22,6 +23,7 @@ __all__ = [
     "TinyCache",
     "TinyCacheError",
     "ReplyError",
+    "AuthenticationError",
     "ProtocolError",
     "TinyCacheConnectionError",
     "TinyCacheTimeoutError",
@@ -34,6 +36,10 @@ Address = Union[str, Tuple[str, int]]
 _RECV_SIZE = 64 * 1024
 _RETRY_DELAY_MIN = 0.005        # first pause while a server is starting
 _RETRY_DELAY_MAX = 0.1          # longest pause between connect attempts
+
+# Error replies to AUTH that mean "not let in" (Redis 6+, and older Redis).
+_AUTH_ERRORS = ("WRONGPASS", "NOAUTH", "ERR AUTH", "ERR invalid password",
+                "ERR Client sent AUTH")
 
 
 class TinyCacheError(Exception):
@@ -51,6 +57,17 @@ class ReplyError(TinyCacheError):
     def message(self) -> str:
         """The server's error text, e.g. ``"ERR unknown command ..."``."""
         return str(self.args[0]) if self.args else ""
+
+
+class AuthenticationError(ReplyError):
+    """The server did not let this client in.
+
+    Raised when a connection's ``AUTH`` is refused (a wrong password:
+    ``WRONGPASS ...``; or a password given to a server that has none),
+    and when the server requires a password that was not given
+    (``NOAUTH ...``). ``str(e)`` starts with the server's message. It is
+    never retried: a wrong password stays wrong.
+    """
 
 
 class ProtocolError(TinyCacheError):
@@ -152,6 +169,15 @@ class TinyCache:
     connection the server closed while idle (e.g. it restarted) is
     noticed before ``pop`` sends anything, so that case just reconnects.
 
+    Passwords: with ``password=``, every new connection (the first, and
+    each reconnect) sends ``AUTH password`` before any command, under the
+    same lock, so no command ever runs unauthenticated; ``username=``
+    sends ``AUTH username password`` instead (None: the server's
+    "default" user). A refused AUTH raises :class:`AuthenticationError`
+    with the server's message (``WRONGPASS ...``) and is not retried. A
+    server that requires a password none was given for answers commands
+    with ``NOAUTH``, raised as :class:`AuthenticationError` too.
+
     Processes: fork-safe. A TinyCache used in a child process after
     ``fork()`` leaves the parent's connection alone and opens its own.
 
@@ -162,11 +188,29 @@ class TinyCache:
 
     def __init__(self, addr: Address = "127.0.0.1:5002", *,
                  connect_timeout: float = 2.0,
-                 timeout: Optional[float] = None) -> None:
+                 timeout: Optional[float] = None,
+                 password: Optional[Union[str, bytes]] = None,
+                 username: Optional[str] = None) -> None:
         if connect_timeout is None or connect_timeout < 0:
             raise ValueError("connect_timeout must be a number >= 0")
         if timeout is not None and timeout <= 0:
             raise ValueError("timeout must be None or a number > 0")
+        if password is not None and not isinstance(password, (str, bytes)):
+            raise TypeError(
+                f"password must be str, bytes or None, not {type(password).__name__}")
+        if username is not None:
+            if not isinstance(username, str):
+                raise TypeError(
+                    f"username must be str or None, not {type(username).__name__}")
+            if password is None:
+                raise ValueError("username needs a password")
+        # AUTH password authenticates the "default" user; the one-argument
+        # form also works with servers older than Redis 6.
+        self._auth: Optional[bytes] = None
+        if password is not None:
+            self._auth = (_pack(b"AUTH", password) if username is None
+                          else _pack(b"AUTH", username, password))
+        self._username = "default" if username is None else username
         self._family, self._sockaddr, self._display = parse_address(addr)
         self._addr = addr
         self._connect_timeout = float(connect_timeout)
@@ -226,6 +270,57 @@ class TinyCache:
         reply: int = self._call(_pack(b"DBSIZE"), True)
         return reply
 
+    # ---- Batches: one round trip for many keys ----
+
+    def get_many(self, keys: Iterable[str]) -> List[Optional[bytes]]:
+        """Return the values of keys (MGET), None where a key is absent.
+
+        One command, one round trip; the values are read at one instant
+        (no other command runs in between).
+        """
+        names = list(keys)
+        for key in names:
+            _check_key(key)
+        if not names:
+            return []
+        reply: List[Optional[bytes]] = self._call(
+            _pack(b"MGET", *names), True)
+        return reply
+
+    def set_many(self, items: Union[Mapping[str, Value],
+                                    Iterable[Tuple[str, Value]]]) -> None:
+        """Store many keys at once (MSET) from a mapping or (key, value)
+        pairs; all are set before any other command runs."""
+        pairs = list(items.items() if isinstance(items, Mapping) else items)
+        args: List[Union[str, Value]] = [b"MSET"]
+        for key, value in pairs:
+            _check_key(key)
+            if not isinstance(value, (bytes, bytearray, memoryview)):
+                raise TypeError(
+                    f"value must be bytes, not {type(value).__name__}")
+            args.append(key)
+            args.append(value)
+        if pairs:
+            self._call(_pack(*args), True)
+
+    def pop_many(self, keys: Iterable[str]) -> List[Optional[bytes]]:
+        """Atomically get and delete each key (pipelined GETDEL).
+
+        One round trip for all keys. Each key is handed out exactly once
+        across all callers, as with pop(): the result has the value where
+        this caller won the key and None where it was absent or another
+        caller took it first. Never retried after a broken connection.
+        """
+        names = list(keys)
+        for key in names:
+            _check_key(key)
+        if not names:
+            return []
+        payload = b"".join([_pack(b"GETDEL", key) for key in names])
+        reply: List[Optional[bytes]] = self._call(payload, False,
+                                                  count=len(names))
+        return reply
+
     # ---- Extras ----
 
     def ping(self) -> bool:
@@ -266,11 +361,14 @@ class TinyCache:
 
     # ---- Internals ----
 
-    def _call(self, payload: bytes, retry: bool, decode: bool = False) -> Any:
-        """Send one encoded command and return its reply.
+    def _call(self, payload: bytes, retry: bool, decode: bool = False,
+              count: int = 0) -> Any:
+        """Send encoded command(s) and return the reply.
 
         retry: the command is safe to repeat, so one broken connection is
         repaired and the command sent again. An error reply is raised.
+        count: payload holds that many pipelined commands; their replies
+        come back as a list (0: one command, its reply as is).
         """
         if self._pid != os.getpid():
             self._after_fork()
@@ -284,7 +382,8 @@ class TinyCache:
                 self._drop()
                 sock = self._connect()
             try:
-                reply = self._roundtrip(sock, payload, decode)
+                reply = (self._roundtrip_many(sock, payload, count)
+                         if count else self._roundtrip(sock, payload, decode))
             except (_ConnectionLost, ConnectionError) as e:
                 self._drop()
                 if not retry:
@@ -303,10 +402,21 @@ class TinyCache:
                     self._fail(e2)
             except BaseException as e:
                 self._fail(e)
+        if count:
+            for item in reply:
+                if item.__class__ is ReplyError:
+                    reply = item
+                    break
         if reply.__class__ is ReplyError:
-            if str(reply).startswith("ERR Protocol error"):
+            text = str(reply)
+            if text.startswith("ERR Protocol error"):
                 # The server closes the connection after this one.
                 self.close()
+            elif text.startswith("NOAUTH"):
+                if self._auth is None:
+                    text += (f" ({self._display} requires a password: pass "
+                             "TinyCache(..., password=...))")
+                raise AuthenticationError(text)
             raise reply
         return reply
 
@@ -344,6 +454,26 @@ class TinyCache:
             reply = reader.gets(decode)
             if reply is not False:
                 return reply
+
+    def _roundtrip_many(self, sock: socket.socket, payload: bytes,
+                        count: int) -> List[Any]:
+        """Send count pipelined commands and read all their replies (so
+        the connection stays in step even when some are errors)."""
+        reader = self._reader
+        buf = self._buf
+        replies: List[Any] = []
+        sock.sendall(payload)
+        while True:
+            reply = reader.gets(False)
+            if reply is not False:
+                replies.append(reply)
+                if len(replies) == count:
+                    return replies
+                continue
+            n = sock.recv_into(buf)
+            if not n:
+                raise _ConnectionLost("the server closed the connection")
+            reader.feed(buf, n)
 
     def _late_error(self, sock: socket.socket) -> Optional[ReplyError]:
         """An error reply already received on a connection whose sending
@@ -388,7 +518,30 @@ class TinyCache:
         poller.register(sock, select.POLLIN)
         self._poll = poller
         self._reader = _ReplyReader(ReplyError)
+        if self._auth is not None:
+            self._authenticate(sock, self._auth)
         return sock
+
+    def _authenticate(self, sock: socket.socket, payload: bytes) -> None:
+        """Send AUTH on a new connection, before anything else. Caller
+        holds the lock. On any failure the connection is dropped and the
+        error raised: AuthenticationError when the server refused."""
+        try:
+            reply = self._roundtrip(sock, payload, False)
+        except (_ConnectionLost, ConnectionError) as e:
+            self._drop()
+            raise TinyCacheConnectionError(
+                f"connection to {self._display} broke during AUTH: {e}") from None
+        except BaseException as e:
+            self._fail(e)
+        if reply.__class__ is ReplyError:
+            self._drop()
+            text = str(reply)
+            if text.startswith(_AUTH_ERRORS):
+                raise AuthenticationError(
+                    f"{text} (AUTH as user '{self._username}' "
+                    f"on {self._display})")
+            raise reply
 
     def _open(self, timeout: float) -> socket.socket:
         if self._family == socket.AF_UNIX:

@@ -104,6 +104,8 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
           event_backend: Optional[str] = None,
           proto_max_bulk_len: int = 0,
           tcp_backlog: int = 511,
+          requirepass: Optional[str] = None,
+          client_output_buffer_limit: Optional[int] = None,
           ready: Optional[ReadyCallback] = None) -> None:
     """Serve on host:port (127.0.0.1:5002 by default) until stopped; blocks.
 
@@ -117,7 +119,12 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
     listen on a Unix socket), ``maxclients``, ``loglevel`` (debug, verbose,
     notice, warning, nothing), ``logfile`` (default: standard error),
     ``event_backend`` ("epoll" or "select"; default: the best),
-    ``proto_max_bulk_len`` (0: 512 MB) and ``tcp_backlog``.
+    ``proto_max_bulk_len`` (0: 512 MB), ``tcp_backlog``, ``requirepass``
+    (clients must ``AUTH`` with this password first, as with Redis's
+    ``requirepass``; connect with ``TinyCache(..., password=...)``; None
+    or "": no password) and ``client_output_buffer_limit`` (a client with
+    more unsent reply bytes than this is disconnected; 0: no limit;
+    None: the server's default, 1 GB).
 
     Returns when the server is stopped (SHUTDOWN, ``Server.stop()``);
     raises :class:`KeyboardInterrupt` on SIGINT; ends the process on
@@ -127,7 +134,8 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
         port, host=host, unixsocket=unixsocket, unixsocketperm=unixsocketperm,
         maxclients=maxclients, loglevel=loglevel, logfile=logfile,
         event_backend=event_backend, proto_max_bulk_len=proto_max_bulk_len,
-        tcp_backlog=tcp_backlog), ready)
+        tcp_backlog=tcp_backlog, requirepass=requirepass,
+        client_output_buffer_limit=client_output_buffer_limit), ready)
 
 
 def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
@@ -136,6 +144,8 @@ def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
                logfile: Optional[PathLike] = None,
                event_backend: Optional[str] = None,
                proto_max_bulk_len: int = 0,
+               requirepass: Optional[str] = None,
+               client_output_buffer_limit: Optional[int] = None,
                ready: Optional[ReadyCallback] = None) -> None:
     """Like :func:`serve`, on the Unix socket at path only (no TCP).
 
@@ -147,8 +157,9 @@ def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
     _serve(lambda: Server(
         -1, unixsocket=path, unixsocketperm=unixsocketperm,
         maxclients=maxclients, loglevel=loglevel, logfile=logfile,
-        event_backend=event_backend, proto_max_bulk_len=proto_max_bulk_len),
-        ready)
+        event_backend=event_backend, proto_max_bulk_len=proto_max_bulk_len,
+        requirepass=requirepass,
+        client_output_buffer_limit=client_output_buffer_limit), ready)
 
 
 # ---- spawn(): the server in a child process ----
@@ -311,7 +322,8 @@ def spawn(port: int = 0, *, host: str = "127.0.0.1",
     ``with spawn() as srv: cache = TinyCache(srv.address)``. port=0 (the
     default) picks a free port, reported as ``srv.port``; port=-1 with
     ``unixsocket`` listens on the Unix socket only. Other keyword options
-    are those of :func:`serve` (``maxclients``, ``loglevel``, ...). A taken
+    are those of :func:`serve` (``maxclients``, ``loglevel``,
+    ``requirepass``, ...). A taken
     port raises :class:`OSError`; a child that fails to start in
     ``timeout`` seconds raises :class:`TimeoutError`. The child runs
     ``python`` (default: this interpreter) with environment ``env``
