@@ -121,12 +121,15 @@ struct sim {
 	int compact_each;       /* compact after each request, not per read */
 };
 
+static int sim_unauthenticated;   /* parsers start with AUTH pending */
+
 /* Start a simulation. */
 static void
 sim_init(struct sim *s, long long bulk_max, int compact_each)
 {
 	memset(s, 0, sizeof(*s));
 	resp_parser_init(&s->p, bulk_max);
+	s->p.unauthenticated = sim_unauthenticated;
 	s->compact_each = compact_each;
 }
 
@@ -643,6 +646,74 @@ test_limits(void)
 	sb_is(&got, want.d, want.len, "70000-byte inline line arriving at "
 	    "once");
 	sb_free(&got);
+	sb_free(&in);
+	sb_free(&want);
+}
+
+/*
+ * Before AUTH, Redis caps a request at 10 arguments and a bulk at 16384
+ * bytes ("unauthenticated ... length"); the invalid-length errors come
+ * first. Checked at once, byte by byte and in every split.
+ */
+static void
+test_unauthenticated(void)
+{
+	static const struct {
+		const char *name, *head, *tail;
+		size_t bodylen;
+		const char *want;
+	} cases[] = {
+		{ "10 arguments", "*10\r\n", "", 0, NULL },
+		{ "11 arguments", "*11\r\n", "",  0,
+		  "|ERR:Protocol error: unauthenticated multibulk length" },
+		{ "16384-byte bulk", "*2\r\n$4\r\nECHO\r\n$16384\r\n", "\r\n",
+		  16384, NULL },
+		{ "16385-byte bulk", "*2\r\n$4\r\nECHO\r\n$16385\r\n", "", 0,
+		  "|ERR:Protocol error: unauthenticated bulk length" },
+		{ "bad bulk length first", "*1\r\n$01\r\n", "", 0,
+		  "|ERR:Protocol error: invalid bulk length" },
+		{ "bulk over 512 MB first", "*1\r\n$536870913\r\n", "", 0,
+		  "|ERR:Protocol error: invalid bulk length" },
+		{ "count over INT_MAX first", "*2147483648\r\n", "", 0,
+		  "|ERR:Protocol error: invalid multibulk length" },
+		{ "inline has no cap", "DEL a b c d e f g h i j k\r\n", "", 0,
+		  "3:DEL,1:a,1:b,1:c,1:d,1:e,1:f,1:g,1:h,1:i,1:j,1:k;|INC0" },
+	};
+	struct sbuf in = { 0 }, want = { 0 }, got;
+	size_t i, j;
+	char what[160];
+
+	sim_unauthenticated = 1;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		in.len = want.len = 0;
+		sb_str(&in, cases[i].head);
+		if (strcmp(cases[i].head, "*10\r\n") == 0) {
+			for (j = 0; j < 10; j++) {
+				sb_str(&in, "$1\r\na\r\n");
+				sb_str(&want, j ? ",1:a" : "1:a");
+			}
+			sb_str(&want, ";|INC0");
+		} else if (cases[i].bodylen > 0) {
+			sb_str(&want, "4:ECHO,16384:");
+			for (j = 0; j < cases[i].bodylen; j++) {
+				sb_add(&in, "u", 1);
+				sb_add(&want, "u", 1);
+			}
+			sb_str(&want, ";|INC0");
+		} else
+			sb_str(&want, cases[i].want);
+		sb_str(&in, cases[i].tail);
+		got = run(in.d, in.len, 0, 0, FEED_ONCE, 0, NULL);
+		snprintf(what, sizeof(what), "unauthenticated, %s: at once",
+		    cases[i].name);
+		sb_is(&got, want.d, want.len, what);
+		snprintf(what, sizeof(what), "unauthenticated, %s",
+		    cases[i].name);
+		check_fragments(what, in.d, in.len, 0, &got,
+		    in.len > 1000 ? 61 : 1);
+		sb_free(&got);
+	}
+	sim_unauthenticated = 0;
 	sb_free(&in);
 	sb_free(&want);
 }
@@ -1369,6 +1440,7 @@ main(void)
 	test_request_table_pipeline();
 	test_big_requests();
 	test_limits();
+	test_unauthenticated();
 	test_allocation();
 	test_parser_api();
 	test_encoder();
