@@ -48,6 +48,8 @@ PROBES = {
                       "int main(void) { char b[1]; "
                       "return getrandom(b, 1, 0) != 1; }\n",
     "HAVE_MALLOC_H": "#include <malloc.h>\nint main(void) { return 0; }\n",
+    "HAVE_MALLOC_TRIM": "#include <malloc.h>\n"
+                        "int main(void) { return malloc_trim(0) < 0; }\n",
     "HAVE_MALLOC_USABLE_SIZE": "#include <malloc.h>\n"
                                "int main(void) { "
                                "return (int)malloc_usable_size(0); }\n",

@@ -232,22 +232,20 @@ static int
 client_read(struct client *c)
 {
 	struct server *srv = c->srv;
-	size_t want = CLIENT_IOBUF_LEN;
+	size_t need = resp_parser_need(&c->parser);
 	ssize_t n;
 
-	/* A bulk of known length may take bigger reads; never allocate
-	 * ahead of what arrives by more than doubling. */
-	if (resp_parser_need(&c->parser) > want)
-		want = resp_parser_need(&c->parser);
-	if (c->qcap - c->qlen < want) {
-		/* Double (so the buffer is at most about twice what has
-		 * arrived), but no further than the request needs. */
-		size_t cap = c->qcap * 2;
+	/* Grow only when less than one read's worth is free, to twice what
+	 * the buffer holds: so it never exceeds about twice the bytes that
+	 * actually arrived, whatever length a request declares. A request
+	 * of known size caps the growth, so its last read fits exactly. */
+	if (c->qcap - c->qlen < CLIENT_IOBUF_LEN) {
+		size_t cap = c->qlen * 2;
 
 		if (cap < c->qlen + CLIENT_IOBUF_LEN)
 			cap = c->qlen + CLIENT_IOBUF_LEN;
-		if (cap > c->qlen + want)
-			cap = c->qlen + want;
+		if (need > CLIENT_IOBUF_LEN && cap > c->qlen + need)
+			cap = c->qlen + need;
 		c->qbuf = mem_realloc(c->qbuf, cap);
 		c->qcap = cap;
 	}

@@ -7,6 +7,10 @@
 
 #include <string.h>
 
+#ifdef HAVE_MALLOC_H
+#include <malloc.h>
+#endif
+
 #include "db.h"
 #include "dict.h"
 #include "glob.h"
@@ -100,6 +104,11 @@ void
 db_flush(struct db *db)
 {
 	dict_clear(db->keys);
+#ifdef HAVE_MALLOC_TRIM
+	/* Every entry just went back to malloc at once, as small chunks it
+	 * keeps for reuse; hand the pages back to the OS so RSS falls. */
+	malloc_trim(0);
+#endif
 }
 
 /* Report e's key to the caller's fn if it matches the pattern. */
