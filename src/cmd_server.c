@@ -1143,7 +1143,7 @@ enum config_id {
 	CFG_HZ, CFG_LOGFILE, CFG_LOGLEVEL, CFG_MAXCLIENTS, CFG_MAXMEMORY,
 	CFG_MAXMEMORY_POLICY, CFG_PORT, CFG_PROTO_MAX_BULK_LEN, CFG_SAVE,
 	CFG_TCP_BACKLOG, CFG_TCP_KEEPALIVE, CFG_TIMEOUT, CFG_UNIXSOCKET,
-	CFG_UNIXSOCKETPERM, CFG_REQUIREPASS,
+	CFG_UNIXSOCKETPERM, CFG_REQUIREPASS, CFG_BUSY_POLL_US,
 };
 
 /* The parameters CONFIG GET knows, with Redis's names. */
@@ -1154,6 +1154,7 @@ static const struct config_param {
 } config_params[] = {
 	{ "appendonly", CFG_APPENDONLY, CONFIG_FIXED },
 	{ "bind", CFG_BIND, CONFIG_IMMUTABLE },
+	{ "busy-poll-us", CFG_BUSY_POLL_US, CONFIG_MUTABLE },
 	{ "client-output-buffer-limit", CFG_CLIENT_OBUF, CONFIG_IMMUTABLE },
 	{ "daemonize", CFG_DAEMONIZE, CONFIG_IMMUTABLE },
 	{ "databases", CFG_DATABASES, CONFIG_IMMUTABLE },
@@ -1211,6 +1212,9 @@ config_value(struct server *srv, enum config_id id, char *buf, size_t size)
 	case CFG_BIND:
 		s = srv->bind != NULL ? srv->bind : "";
 		break;
+	case CFG_BUSY_POLL_US:
+		snprintf(buf, size, "%ld", srv->cfg.busy_poll_us);
+		return;
 	case CFG_CLIENT_OBUF:
 		/* Redis's three classes; only "normal" clients exist here. */
 		snprintf(buf, size, "normal %lld 0 0 slave 268435456 67108864 60 "
@@ -1446,6 +1450,14 @@ config_parse(struct server *srv, const struct config_param *p,
 			return "The event loop API used by the server is not "
 			    "able to handle the specified number of clients";
 		return config_check_maxclients(srv, *out, buf, size);
+	case CFG_BUSY_POLL_US:
+		if (!resp_str_to_ll(v->ptr, v->len, out))
+			return "argument couldn't be parsed into an integer";
+		if (*out >= 0 && *out <= SERVER_BUSY_POLL_MAX)
+			return NULL;
+		snprintf(buf, size, "argument must be between 0 and %d "
+		    "inclusive", SERVER_BUSY_POLL_MAX);
+		return buf;
 	case CFG_REQUIREPASS:
 		/* Applied from the argument itself in cmd_config_set. */
 		*out = 0;
@@ -1482,6 +1494,9 @@ config_apply(struct server *srv, const struct config_param *p, long long v,
 		break;
 	case CFG_MAXCLIENTS:
 		srv->cfg.maxclients = (int)v;
+		break;
+	case CFG_BUSY_POLL_US:
+		server_set_busy_poll(srv, (long)v);
 		break;
 	case CFG_PROTO_MAX_BULK_LEN:
 		/* Every connection's parser checks against its own copy. */
@@ -1596,6 +1611,7 @@ cmd_config_resetstat(struct client *c)
 	srv->stat_rejected = 0;
 	srv->stat_net_input = 0;
 	srv->stat_net_output = 0;
+	event_busy_poll_stats_reset(srv->el);
 	srv->stat_protocol_errors = 0;
 	srv->db.hits = 0;
 	srv->db.misses = 0;
@@ -2137,6 +2153,9 @@ info_persistence(struct resp_buf *b, struct server *srv)
 static void
 info_stats(struct resp_buf *b, struct server *srv)
 {
+	unsigned long long hits, misses;
+
+	event_busy_poll_stats(srv->el, &hits, &misses);
 	buf_catf(b, "# Stats\r\n"
 	    "total_connections_received:%llu\r\n"
 	    "total_commands_processed:%llu\r\n"
@@ -2152,10 +2171,12 @@ info_stats(struct resp_buf *b, struct server *srv)
 	    "keyspace_misses:%llu\r\n"
 	    "pubsub_channels:0\r\n"
 	    "pubsub_patterns:0\r\n"
-	    "total_protocol_errors:%llu\r\n",
+	    "total_protocol_errors:%llu\r\n"
+	    "busy_poll_hits:%llu\r\n"
+	    "busy_poll_misses:%llu\r\n",
 	    srv->stat_connections, srv->stat_commands, srv->stat_net_input,
 	    srv->stat_net_output, srv->stat_rejected, srv->db.hits,
-	    srv->db.misses, srv->stat_protocol_errors);
+	    srv->db.misses, srv->stat_protocol_errors, hits, misses);
 }
 
 static void

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,7 +73,19 @@ struct event_loop {
 	unsigned long long round;       /* event_process calls so far */
 	int in_timers;                  /* inside the timer pass */
 	int stop;                       /* event_stop was called */
+	/* Busy polling (event_set_busy_poll). */
+	long busy_us;                   /* spin budget; 0: off */
+	int busy_yield;                 /* sched_yield between polls */
+	int hot;                        /* the last poll found fds ready */
+	unsigned busy_backoff;          /* waits to skip after a futile spin */
+	unsigned busy_skip;             /* waits left to skip */
+	unsigned long long busy_spins;  /* spins that found work */
+	unsigned long long busy_misses; /* spins that ended empty */
 };
+
+/* After a futile spin, spinning is skipped for 1, 2, 4 ... up to this
+ * many waits, so a loop whose peers are slow stops burning CPU on them. */
+#define EV_BUSY_BACKOFF_MAX 64
 
 /* Format an error message into err (EV_ERR_LEN), if err is not NULL. */
 static void event_set_error(char *err, const char *fmt, ...)
@@ -446,6 +459,75 @@ event_run_timers(event_loop *el)
 /* ---- The loop ---- */
 
 /*
+ * Poll without sleeping for up to busy_us microseconds, yielding the CPU
+ * between polls to anything else runnable on it. Returns what the last
+ * poll returned: > 0 if fds became ready, 0 if the budget ran out (and
+ * spinning then backs off), -1 on a backend failure.
+ */
+static int
+event_busy_poll(event_loop *el)
+{
+	long long deadline = event_now_us() + el->busy_us;
+	int n;
+
+	for (;;) {
+		n = el->backend->poll(el->state, 0, el->fired_fds,
+		    el->fired_masks);
+		if (n != 0)
+			break;
+		if (event_now_us() >= deadline)
+			break;
+		if (el->busy_yield)
+			sched_yield();
+	}
+	if (n > 0) {
+		el->busy_backoff = 0;
+		el->busy_spins++;
+	} else if (n == 0) {
+		el->busy_backoff = el->busy_backoff == 0 ? 1 :
+		    el->busy_backoff >= EV_BUSY_BACKOFF_MAX ?
+		    EV_BUSY_BACKOFF_MAX : el->busy_backoff * 2;
+		el->busy_skip = el->busy_backoff;
+		el->busy_misses++;
+	}
+	return n;
+}
+
+/*
+ * Busy polling: when a round found work, the next wait first polls
+ * without sleeping for up to usec microseconds before it blocks. A
+ * request that arrives meanwhile is picked up without the sleep and
+ * wake-up, which on a busy machine are most of a round trip's cost (and
+ * the sender pays for the wake-up). 0 turns it off.
+ */
+void
+event_set_busy_poll(event_loop *el, long usec, int yield)
+{
+	el->busy_us = usec > 0 ? usec : 0;
+	el->busy_yield = yield;
+	el->busy_backoff = 0;
+	el->busy_skip = 0;
+}
+
+/* Zero the counters event_busy_poll_stats reports. */
+void
+event_busy_poll_stats_reset(event_loop *el)
+{
+	el->busy_spins = 0;
+	el->busy_misses = 0;
+}
+
+/* Spins that found work and spins that ran out, since the loop began
+ * (or the last reset). */
+void
+event_busy_poll_stats(const event_loop *el, unsigned long long *spins,
+    unsigned long long *misses)
+{
+	*spins = el->busy_spins;
+	*misses = el->busy_misses;
+}
+
+/*
  * Wait until an fd is ready or the nearest timer is due (forever if there
  * are no timers), call the handlers of the ready fds, then run the due
  * timers. Handlers may add and delete fds and timers freely: each fd's
@@ -459,12 +541,24 @@ int
 event_process(event_loop *el)
 {
 	struct event_fd *fe;
-	int n, i, fd, mask, handled = 0;
+	int n, i, fd, mask, handled = 0, timeout;
 
-	n = el->backend->poll(el->state, el->stop ? 0 : event_timeout_ms(el),
-	    el->fired_fds, el->fired_masks);
+	timeout = el->stop ? 0 : event_timeout_ms(el);
+	n = 0;
+	if (timeout != 0 && el->hot && el->busy_us > 0) {
+		if (el->busy_skip > 0)
+			el->busy_skip--;
+		else
+			n = event_busy_poll(el);
+		if (n == 0)
+			timeout = el->stop ? 0 : event_timeout_ms(el);
+	}
+	if (n == 0)
+		n = el->backend->poll(el->state, timeout, el->fired_fds,
+		    el->fired_masks);
 	if (n < 0)
 		return -1;
+	el->hot = n > 0;
 	el->round++;
 
 	for (i = 0; i < n; i++) {

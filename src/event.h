@@ -74,6 +74,14 @@ void event_del_timer(event_loop *el, long long id);
  * failed. */
 int event_process(event_loop *el);
 
+/* Before blocking after a round that found work, poll without sleeping
+ * for up to usec microseconds (0: never), calling sched_yield() between
+ * polls if yield is set. A spin that finds nothing backs off. */
+void event_set_busy_poll(event_loop *el, long usec, int yield);
+void event_busy_poll_stats(const event_loop *el, unsigned long long *spins,
+    unsigned long long *misses);
+void event_busy_poll_stats_reset(event_loop *el);
+
 /* Run event_process until event_stop; 0, or -1 on a backend failure. */
 int event_run(event_loop *el);
 /* Make event_run return after the current round (loop thread only). */

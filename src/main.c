@@ -53,11 +53,13 @@ usage(FILE *f)
 "                          disconnect a client whose unsent replies exceed N\n"
 "                          bytes (same suffixes; default 1gb; 0: no limit)\n"
 "  --requirepass PASSWORD  clients must AUTH with PASSWORD first\n"
+"  --busy-poll-us N        after serving requests, poll N microseconds for\n"
+"                          more before sleeping (default %d; 0: off)\n"
 "  --loglevel LEVEL        debug, verbose, notice (default), warning, nothing\n"
 "  --logfile PATH          append log lines to PATH instead of standard error\n"
 "  --event-backend NAME    event loop backend:",
 	    SERVER_PORT_DEFAULT, SERVER_BIND_DEFAULT,
-	    SERVER_MAXCLIENTS_DEFAULT);
+	    SERVER_MAXCLIENTS_DEFAULT, SERVER_BUSY_POLL_DEFAULT);
 	for (b = event_backend_names(); *b != NULL; b++)
 		fprintf(f, " %s%s", *b, b == event_backend_names() ?
 		    " (default)" : "");
@@ -165,7 +167,7 @@ main(int argc, char **argv)
 	enum {
 		OPT_PORT = 256, OPT_BIND, OPT_UNIXSOCKET, OPT_UNIXSOCKETPERM,
 		OPT_MAXCLIENTS, OPT_BULK, OPT_LOGLEVEL, OPT_LOGFILE,
-		OPT_BACKEND, OPT_OBUF, OPT_REQUIREPASS,
+		OPT_BACKEND, OPT_OBUF, OPT_REQUIREPASS, OPT_BUSY_POLL,
 	};
 	static const struct option options[] = {
 		{ "port", required_argument, NULL, OPT_PORT },
@@ -180,6 +182,7 @@ main(int argc, char **argv)
 		{ "client-output-buffer-limit", required_argument, NULL,
 		  OPT_OBUF },
 		{ "requirepass", required_argument, NULL, OPT_REQUIREPASS },
+		{ "busy-poll-us", required_argument, NULL, OPT_BUSY_POLL },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
@@ -228,6 +231,11 @@ main(int argc, char **argv)
 			break;
 		case OPT_REQUIREPASS:
 			cfg.requirepass = optarg;
+			break;
+		case OPT_BUSY_POLL:
+			cfg.busy_poll_us = (long)parse_int("--busy-poll-us",
+			    optarg, 0, SERVER_BUSY_POLL_MAX,
+			    "microseconds 0-100000 (0: off)");
 			break;
 		case OPT_LOGLEVEL:
 			cfg.loglevel = parse_loglevel(optarg);

@@ -88,6 +88,20 @@ server_log(struct server *srv, enum server_loglevel level, const char *fmt,
 	fflush(srv != NULL && srv->log != NULL ? srv->log : stderr);
 }
 
+/* ---- Busy polling ---- */
+
+/*
+ * Set the busy-poll budget (see struct server_config). The loop yields
+ * the CPU between polls, so a client that shares the server's CPU runs
+ * at once rather than after the budget.
+ */
+void
+server_set_busy_poll(struct server *srv, long usec)
+{
+	srv->cfg.busy_poll_us = usec;
+	event_set_busy_poll(srv->el, usec, 1);
+}
+
 /* ---- Setup ---- */
 
 void
@@ -100,6 +114,7 @@ server_config_init(struct server_config *cfg)
 	cfg->maxclients = SERVER_MAXCLIENTS_DEFAULT;
 	cfg->proto_max_bulk_len = RESP_BULK_MAX_DEFAULT;
 	cfg->client_obuf_limit = SERVER_OBUF_LIMIT_DEFAULT;
+	cfg->busy_poll_us = SERVER_BUSY_POLL_DEFAULT;
 	cfg->tcp_backlog = 511;
 	cfg->loglevel = SERVER_LOG_NOTICE;
 	cfg->tick_ms = 100;
@@ -178,6 +193,12 @@ server_check_config(const struct server_config *cfg, char *err)
 		snprintf(err, SERVER_ERR_LEN,
 		    "invalid client-output-buffer-limit %lld: expected 0 (no "
 		    "limit) or a byte count", cfg->client_obuf_limit);
+		return -1;
+	}
+	if (cfg->busy_poll_us < 0 || cfg->busy_poll_us > SERVER_BUSY_POLL_MAX) {
+		snprintf(err, SERVER_ERR_LEN,
+		    "invalid busy-poll-us %ld: expected 0 (off) to %d "
+		    "microseconds", cfg->busy_poll_us, SERVER_BUSY_POLL_MAX);
 		return -1;
 	}
 	if (cfg->loglevel < SERVER_LOG_DEBUG ||
@@ -364,6 +385,7 @@ server_create(const struct server_config *cfg, char *err)
 		snprintf(err, SERVER_ERR_LEN, "%s", ev_err);
 		goto fail;
 	}
+	server_set_busy_poll(srv, srv->cfg.busy_poll_us);
 
 #ifdef HAVE_PIPE2
 	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1) {

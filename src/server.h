@@ -17,6 +17,8 @@
 #define SERVER_OBUF_LIMIT_DEFAULT (1024LL * 1024 * 1024) /* 1 GB: twice the
                                         * largest bulk, so any one reply
                                         * fits */
+#define SERVER_BUSY_POLL_DEFAULT 50            /* microseconds */
+#define SERVER_BUSY_POLL_MAX 100000            /* 0.1 s */
 #define SERVER_ERR_LEN 512
 
 enum server_loglevel {
@@ -42,6 +44,10 @@ struct server_config {
 	enum server_loglevel loglevel; /* default notice */
 	const char *logfile;         /* NULL or "": standard error */
 	const char *event_backend;   /* "epoll", "select", NULL: best */
+	/* After a round of requests, poll this many microseconds without
+	 * sleeping before blocking (default 50; 0: off): a client that
+	 * answers within that time finds the server awake. */
+	long busy_poll_us;
 	/* Called on the server thread about every tick_ms milliseconds
 	 * (default 100); the Python extension checks for signals here. */
 	void (*tick)(void *arg);

@@ -60,6 +60,9 @@ struct server {
 	char run_id[SERVER_RUNID_LEN + 1];
 };
 
+/* Set the busy-poll budget in microseconds (0: off); server.c. */
+void server_set_busy_poll(struct server *srv, long usec);
+
 /* Milliseconds on the wall clock and on the monotonic clock. */
 long long server_time_ms(void);
 long long server_mono_ms(void);

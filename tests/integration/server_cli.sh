@@ -63,7 +63,7 @@ s.bind(("::1", 0))' 2>/dev/null
 run_ok --help
 for opt in --port --bind --unixsocket --unixsocketperm --maxclients \
     --loglevel --logfile --event-backend --proto-max-bulk-len --help \
-    --version; do
+    --client-output-buffer-limit --requirepass --busy-poll-us --version; do
 	grep -q -e "$opt" "$OUT" || fail "--help does not list $opt: $(cat "$OUT")"
 done
 note "ok: --help lists every option"
@@ -84,6 +84,9 @@ run_bad "port not a number" "port|abc" --port abc
 run_bad "maxclients 0" "maxclients" --port 0 --maxclients 0
 run_bad "maxclients not a number" "maxclients" --port 0 --maxclients many
 run_bad "unknown backend" "backend|nope" --port 0 --event-backend nope
+run_bad "busy-poll-us negative" "busy-poll-us.*-1" --port 0 --busy-poll-us -1
+run_bad "busy-poll-us too big" "busy-poll-us.*100001" --port 0 \
+    --busy-poll-us 100001
 run_bad "unknown loglevel" "loglevel|loud" --port 0 --loglevel loud
 run_bad "bad proto-max-bulk-len" "proto-max-bulk-len|bulk" --port 0 \
     --proto-max-bulk-len -1

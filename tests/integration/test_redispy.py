@@ -125,6 +125,32 @@ def test_plain_calls(r: Any, server: tmc_testlib.Server) -> None:
     assert r.select(0) is True
 
 
+def test_busy_poll_setting(r: Any) -> None:
+    """busy-poll-us: CONFIG GET/SET with Redis's error wording; its
+    counters in INFO stats, zeroed by CONFIG RESETSTAT."""
+    assert r.config_get("busy-poll-us") == {"busy-poll-us": "50"}
+    for i in range(200):
+        r.set(f"k{i}", b"v")
+    assert {"busy_poll_hits", "busy_poll_misses"} <= set(r.info("stats"))
+    assert r.config_set("busy-poll-us", 0) is True
+    assert r.config_get("busy-poll-us") == {"busy-poll-us": "0"}
+    r.config_resetstat()
+    for i in range(200):
+        r.get(f"k{i}")
+    stats = r.info("stats")
+    assert (stats["busy_poll_hits"], stats["busy_poll_misses"]) == (0, 0)
+    for bad, why in (("-1", "must be between 0 and 100000 inclusive"),
+                     ("100001", "must be between 0 and 100000 inclusive"),
+                     ("fast", "couldn't be parsed into an integer")):
+        with pytest.raises(redis.ResponseError) as e:
+            r.config_set("busy-poll-us", bad)
+        assert str(e.value) == (
+            "CONFIG SET failed (possibly related to argument "
+            f"'busy-poll-us') - argument {why}")
+    assert r.config_set("busy-poll-us", 50) is True
+    assert r.config_get("busy-poll-us") == {"busy-poll-us": "50"}
+
+
 @pytest.mark.parametrize("value", [
     b"",
     b"\x00",

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -918,6 +919,121 @@ out:
 	rmdir(dir);
 }
 
+/* ---- Busy polling ---- */
+
+/* Fork a child that writes one byte to fd after delay_us; its pid. */
+static pid_t
+write_later(int fd, long delay_us)
+{
+	struct timespec ts = { delay_us / 1000000, delay_us % 1000000 * 1000 };
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		nanosleep(&ts, NULL);
+		_exit(write(fd, "x", 1) == 1 ? 0 : 1);
+	}
+	return pid;
+}
+
+/* Wait for a write_later child; 1 if it wrote. */
+static int
+reap(pid_t pid)
+{
+	int status;
+
+	return pid > 0 && waitpid(pid, &status, 0) == pid &&
+	    WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void
+test_busy_poll(const char *be)
+{
+	char err[EV_ERR_LEN];
+	unsigned long long hits, misses;
+	event_loop *el;
+	struct rec r;
+	long long t0;
+	int p[2], n;
+	pid_t pid;
+
+	el = event_loop_create(64, be, err);
+	if (!ok(el != NULL && pipe(p) == 0, "%s: busy poll: loop and pipe", be))
+		return;
+	rec_init(&r);
+	event_add_fd(el, p[0], EV_READABLE, on_fd_read, &r);
+
+	/* A long budget, so a write 2 ms later is always met by the spin
+	 * however slow the machine; a spin that finds nothing backs off. */
+	event_set_busy_poll(el, 3000000, 1);
+
+	/* A cold loop (nothing handled yet) blocks at once. */
+	if (write(p[1], "a", 1) != 1)
+		diag("write failed");
+	n = one_round(el, 5000);
+	event_busy_poll_stats(el, &hits, &misses);
+	ok(n == 1 && r.got == 1 && hits == 0 && misses == 0,
+	    "%s: the first wait does not spin (n=%d hits=%llu misses=%llu)",
+	    be, n, hits, misses);
+
+	/* Hot now: the next wait spins and meets the write. */
+	pid = write_later(p[1], 2000);
+	n = one_round(el, 10000);
+	ok(reap(pid), "%s: the child wrote", be);
+	event_busy_poll_stats(el, &hits, &misses);
+	ok(n == 1 && r.calls == 2 && hits == 1 && misses == 0,
+	    "%s: a spin picks up a request arriving during it "
+	    "(n=%d hits=%llu misses=%llu)", be, n, hits, misses);
+
+	/* A short budget that runs out: counted as a miss, then the loop
+	 * blocks and still handles what comes later. */
+	event_set_busy_poll(el, 1000, 1);
+	pid = write_later(p[1], 100000);
+	t0 = now_ms();
+	n = one_round(el, 10000);
+	ok(reap(pid), "%s: the child wrote", be);
+	event_busy_poll_stats(el, &hits, &misses);
+	ok(n == 1 && r.calls == 3 && hits == 1 && misses == 1,
+	    "%s: a spin that runs out blocks for the rest "
+	    "(n=%d hits=%llu misses=%llu)", be, n, hits, misses);
+	ok(now_ms() - t0 >= 90, "%s: ... until the write came", be);
+
+	/* After a miss the next wait skips the spin (back-off). */
+	pid = write_later(p[1], 2000);
+	n = one_round(el, 10000);
+	ok(reap(pid), "%s: the child wrote", be);
+	event_busy_poll_stats(el, &hits, &misses);
+	ok(n == 1 && hits == 1 && misses == 1,
+	    "%s: after a miss one wait goes straight to sleep "
+	    "(hits=%llu misses=%llu)", be, hits, misses);
+
+	/* Budget 0: never spins; the counters can be reset. */
+	event_set_busy_poll(el, 0, 1);
+	event_busy_poll_stats_reset(el);
+	pid = write_later(p[1], 2000);
+	n = one_round(el, 10000);
+	ok(reap(pid), "%s: the child wrote", be);
+	event_busy_poll_stats(el, &hits, &misses);
+	ok(n == 1 && hits == 0 && misses == 0,
+	    "%s: budget 0 never spins, reset zeroes the counters", be);
+
+	/* Nothing ready and no timer due soon: a spin must not hide a
+	 * due timer for longer than its budget. */
+	event_set_busy_poll(el, 1000, 1);
+	if (write(p[1], "b", 1) != 1)
+		diag("write failed");
+	one_round(el, 5000);                    /* hot again */
+	t0 = now_ms();
+	n = one_round(el, 30);
+	ok(n == 0 && now_ms() - t0 >= 29 && now_ms() - t0 < 2000,
+	    "%s: a timer still fires on time after a spin (%lld ms)", be,
+	    now_ms() - t0);
+
+	event_del_fd(el, p[0], EV_READABLE);
+	close(p[0]);
+	close(p[1]);
+	event_loop_free(el);
+}
+
 int
 main(void)
 {
@@ -929,6 +1045,7 @@ main(void)
 		diag("backend %s", names[i]);
 		test_fds(names[i]);
 		test_timers(names[i]);
+		test_busy_poll(names[i]);
 	}
 	test_tcp();
 	test_unix();
