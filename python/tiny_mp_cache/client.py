@@ -7,17 +7,19 @@ Redis or Valkey server alike.
 
 from __future__ import annotations
 
-import os
-import select
 import socket
-import threading
 import time
 from typing import (Any, Iterable, List, Mapping, NoReturn, Optional, Tuple,
-                    Union)
+                    Union, cast)
 
+from ._native import CMD_DECODE as _DECODE
+from ._native import CMD_IDLE_CHECK as _IDLE_CHECK
+from ._native import CMD_LOCKED as _LOCKED
+from ._native import CMD_MANY as _MANY
+from ._native import Connection as _Connection
+from ._native import ConnectionForked as _Forked
+from ._native import ConnectionStale as _Stale
 from ._native import ProtocolError as _NativeProtocolError
-from ._native import ReplyReader as _ReplyReader
-from ._native import pack_command as _pack
 
 __all__ = [
     "TinyCache",
@@ -33,7 +35,6 @@ __all__ = [
 Value = Union[bytes, bytearray, memoryview]
 Address = Union[str, Tuple[str, int]]
 
-_RECV_SIZE = 64 * 1024
 _RETRY_DELAY_MIN = 0.005        # first pause while a server is starting
 _RETRY_DELAY_MAX = 0.1          # longest pause between connect attempts
 
@@ -88,8 +89,11 @@ class TinyCacheTimeoutError(TinyCacheError, TimeoutError):
     """
 
 
-class _ConnectionLost(Exception):
-    """Internal: the connection broke before the reply was complete."""
+# Flags of Connection.command besides its own (which it ignores): the
+# command must never be sent twice (pop): no retry after a broken
+# connection. Such commands also ask for the idle-close check.
+_ONCE = 0x100
+_POP = _ONCE | _IDLE_CHECK
 
 
 def parse_address(addr: Address) -> Tuple[int, Any, str]:
@@ -139,11 +143,6 @@ def _tcp(host: str, port: object, addr: object) -> Tuple[int, Any, str]:
     return socket.AF_INET, (host, portnum), display
 
 
-def _check_key(key: object) -> None:
-    if not isinstance(key, str):
-        raise TypeError(f"key must be str, not {type(key).__name__}")
-
-
 class TinyCache:
     """A client of a tiny-mp-cache (or Redis) server.
 
@@ -167,7 +166,11 @@ class TinyCache:
     repeated GETDEL could lose a job or hand it out twice): it raises
     :class:`TinyCacheConnectionError` and the next call reconnects. A
     connection the server closed while idle (e.g. it restarted) is
-    noticed before ``pop`` sends anything, so that case just reconnects.
+    noticed before ``pop`` sends anything, so that case just reconnects;
+    "idle" means no reply for a clock tick or more (a few milliseconds),
+    and a server that closes the connection sooner than that after its
+    last reply makes ``pop`` raise instead (the job is never lost and
+    never handed out twice).
 
     Passwords: with ``password=``, every new connection (the first, and
     each reconnect) sends ``AUTH password`` before any command, under the
@@ -206,35 +209,49 @@ class TinyCache:
                 raise ValueError("username needs a password")
         # AUTH password authenticates the "default" user; the one-argument
         # form also works with servers older than Redis 6.
-        self._auth: Optional[bytes] = None
+        self._auth: Optional[Tuple[Union[str, bytes], ...]] = None
         if password is not None:
-            self._auth = (_pack(b"AUTH", password) if username is None
-                          else _pack(b"AUTH", username, password))
+            self._auth = ((b"AUTH", password) if username is None
+                          else (b"AUTH", username, password))
         self._username = "default" if username is None else username
         self._family, self._sockaddr, self._display = parse_address(addr)
         self._addr = addr
         self._connect_timeout = float(connect_timeout)
         self._timeout = timeout
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
         self._sock: Optional[socket.socket] = None
-        self._poll: Optional[select.poll] = None
-        self._reader = _ReplyReader(ReplyError)
-        self._buf = bytearray(_RECV_SIZE)
+        # The connection, not open until the first command. Its command()
+        # is the whole fast path of a command, in C (fork check, lock,
+        # encoding, send, receive, reply); what is not (connecting, AUTH,
+        # retries, errors) is _recover, under the same lock.
+        self._conn = _Connection(ReplyError)
+        self._lock = self._conn.lock
 
     # ---- The API of the original tiny-mp-cache ----
+    #
+    # get, set and pop make their one C call themselves (an extra Python
+    # call per command is measurable next to a loopback round trip); the
+    # others go through _call. Any exception, however rare, goes to
+    # _recover with the same arguments.
 
     def set(self, key: str, value: Value) -> None:
         """Store value under key (SET), replacing any old value."""
-        _check_key(key)
+        if not isinstance(key, str):
+            _bad_key(key)
         if not isinstance(value, (bytes, bytearray, memoryview)):
             raise TypeError(f"value must be bytes, not {type(value).__name__}")
-        self._call(_pack(b"SET", key, value), True)
+        try:
+            self._conn.command(0, b"SET", key, value)
+        except BaseException as e:
+            self._recover(e, 0, (b"SET", key, value))
 
     def get(self, key: str) -> Optional[bytes]:
         """Return the value stored under key, or None if there is none."""
-        _check_key(key)
-        reply: Optional[bytes] = self._call(_pack(b"GET", key), True)
+        if not isinstance(key, str):
+            _bad_key(key)
+        try:
+            reply: Optional[bytes] = self._conn.command(0, b"GET", key)
+        except BaseException as e:
+            reply = self._recover(e, 0, (b"GET", key))
         return reply
 
     def pop(self, key: str) -> Optional[bytes]:
@@ -243,14 +260,19 @@ class TinyCache:
         When several processes pop the same key at once, exactly one of
         them gets the value. Never retried after a broken connection.
         """
-        _check_key(key)
-        reply: Optional[bytes] = self._call(_pack(b"GETDEL", key), False)
+        if not isinstance(key, str):
+            _bad_key(key)
+        try:
+            reply: Optional[bytes] = self._conn.command(_POP, b"GETDEL", key)
+        except BaseException as e:
+            reply = self._recover(e, _POP, (b"GETDEL", key))
         return reply
 
     def delete(self, key: str) -> int:
         """Delete key (DEL): 1 if it existed, 0 if it did not."""
-        _check_key(key)
-        reply: int = self._call(_pack(b"DEL", key), True)
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = self._call(0, b"DEL", key)
         return reply
 
     def keys(self, pattern: str = "*") -> List[str]:
@@ -262,12 +284,12 @@ class TinyCache:
         """
         if not isinstance(pattern, str):
             raise TypeError(f"pattern must be str, not {type(pattern).__name__}")
-        reply: List[str] = self._call(_pack(b"KEYS", pattern), True, True)
+        reply: List[str] = self._call(_DECODE, b"KEYS", pattern)
         return reply
 
     def len(self) -> int:
         """Return the number of keys (DBSIZE)."""
-        reply: int = self._call(_pack(b"DBSIZE"), True)
+        reply: int = self._call(0, b"DBSIZE")
         return reply
 
     # ---- Batches: one round trip for many keys ----
@@ -280,11 +302,11 @@ class TinyCache:
         """
         names = list(keys)
         for key in names:
-            _check_key(key)
+            if not isinstance(key, str):
+                _bad_key(key)
         if not names:
             return []
-        reply: List[Optional[bytes]] = self._call(
-            _pack(b"MGET", *names), True)
+        reply: List[Optional[bytes]] = self._call(0, b"MGET", *names)
         return reply
 
     def set_many(self, items: Union[Mapping[str, Value],
@@ -294,14 +316,15 @@ class TinyCache:
         pairs = list(items.items() if isinstance(items, Mapping) else items)
         args: List[Union[str, Value]] = [b"MSET"]
         for key, value in pairs:
-            _check_key(key)
+            if not isinstance(key, str):
+                _bad_key(key)
             if not isinstance(value, (bytes, bytearray, memoryview)):
                 raise TypeError(
                     f"value must be bytes, not {type(value).__name__}")
             args.append(key)
             args.append(value)
         if pairs:
-            self._call(_pack(*args), True)
+            self._call(0, *args)
 
     def pop_many(self, keys: Iterable[str]) -> List[Optional[bytes]]:
         """Atomically get and delete each key (pipelined GETDEL).
@@ -313,19 +336,19 @@ class TinyCache:
         """
         names = list(keys)
         for key in names:
-            _check_key(key)
+            if not isinstance(key, str):
+                _bad_key(key)
         if not names:
             return []
-        payload = b"".join([_pack(b"GETDEL", key) for key in names])
-        reply: List[Optional[bytes]] = self._call(payload, False,
-                                                  count=len(names))
+        reply: List[Optional[bytes]] = self._call(_POP | _MANY, b"GETDEL",
+                                                  names)
         return reply
 
     # ---- Extras ----
 
     def ping(self) -> bool:
         """Round-trip a PING; True when the server answers."""
-        reply: object = self._call(_pack(b"PING"), True)
+        reply: object = self._call(0, b"PING")
         return reply == "PONG"
 
     def execute(self, *args: Union[str, bytes, int]) -> Any:
@@ -334,15 +357,17 @@ class TinyCache:
         Replies: bulk -> bytes, status -> str, integer -> int, nil -> None,
         array -> list; an error reply raises :class:`ReplyError`.
         """
-        return self._call(_pack(*args), False)
+        if not args:
+            raise TypeError("execute() needs at least a command name")
+        return self._call(_POP, *args)
 
     def close(self) -> None:
         """Close the connection. A later command opens a new one."""
+        if self._conn.forked:
+            self._after_fork()
+            return
         with self._lock:
-            if self._pid == os.getpid():
-                self._drop()
-            else:
-                self._abandon()
+            self._drop()
 
     def __enter__(self) -> "TinyCache":
         return self
@@ -361,139 +386,126 @@ class TinyCache:
 
     # ---- Internals ----
 
-    def _call(self, payload: bytes, retry: bool, decode: bool = False,
-              count: int = 0) -> Any:
-        """Send encoded command(s) and return the reply.
+    def _call(self, flags: int, *args: Any) -> Any:
+        """Run one command (with _MANY: one per key) and return its reply;
+        an error reply is raised. flags: _ONCE and the CMD_* of
+        Connection.command."""
+        try:
+            return self._conn.command(flags, *args)
+        except BaseException as e:
+            return self._recover(e, flags, args)
 
-        retry: the command is safe to repeat, so one broken connection is
-        repaired and the command sent again. An error reply is raised.
-        count: payload holds that many pipelined commands; their replies
-        come back as a list (0: one command, its reply as is).
+    def _recover(self, e: BaseException, flags: int,
+                 args: Tuple[Any, ...]) -> Any:
+        """The slow path of a command whose fast path raised e.
+
+        An error reply is raised (after what it asks for). Trouble with
+        the connection is repaired under the lock (_retry). Anything else
+        is raised as it is: a bad argument (found before anything was
+        sent) or an exception that does not come from the connection (a
+        signal handler's, MemoryError), after dropping a connection it
+        broke mid-command (unless another thread holds the lock: then the
+        next command drops it).
         """
-        if self._pid != os.getpid():
-            self._after_fork()
-        with self._lock:
-            sock = self._sock
-            if sock is None:
-                sock = self._connect()
-            elif not retry and self._poll is not None and self._poll.poll(0):
-                # Readable while idle: the server closed it (or it is out of
-                # step). Nothing is sent yet, so reconnecting is safe.
-                self._drop()
-                sock = self._connect()
-            try:
-                reply = (self._roundtrip_many(sock, payload, count)
-                         if count else self._roundtrip(sock, payload, decode))
-            except (_ConnectionLost, ConnectionError) as e:
-                self._drop()
-                if not retry:
-                    raise TinyCacheConnectionError(
-                        f"connection to {self._display} broke during a command "
-                        f"that is not retried (it may or may not have run): {e}"
-                    ) from None
-                sock = self._connect()
+        if e.__class__ is not ReplyError:
+            if not isinstance(e, (_Stale, _Forked, OSError,
+                                  _NativeProtocolError)):
+                if not self._conn.forked and self._lock.acquire(False):
+                    try:
+                        if self._conn.fd < 0:
+                            self._drop()
+                    finally:
+                        self._lock.release()
+                raise e
+            if isinstance(e, _Forked):
+                self._after_fork()
+                e = _Stale(str(e))
+            with self._lock:
                 try:
-                    reply = self._roundtrip(sock, payload, decode)
-                except (_ConnectionLost, ConnectionError) as e2:
+                    return self._retry(e, flags, args)
+                except ReplyError as e2:
+                    if e2.__class__ is not ReplyError:
+                        raise       # AuthenticationError from AUTH
+                    e = e2
+        # Outside the lock (it may close the connection).
+        self._reply_error(cast(ReplyError, e))
+
+    def _retry(self, e: BaseException, flags: int,
+               args: Tuple[Any, ...]) -> Any:
+        """Connect when there is no usable connection (nothing was sent),
+        retry a repeatable command once on a new connection after a broken
+        one, raise everything else as our errors. Caller holds the lock.
+
+        Another thread may have reconnected since the fast path failed
+        (Connection.fd >= 0 again): then the command just runs on that
+        connection."""
+        retried = False
+        while True:
+            if isinstance(e, _Stale):
+                pass        # nothing was sent
+            elif isinstance(e, ConnectionError):
+                if self._conn.fd < 0:
                     self._drop()
+                if flags & _ONCE:
                     raise TinyCacheConnectionError(
-                        f"connection to {self._display} broke twice: {e2}") from None
-                except BaseException as e2:
-                    self._fail(e2)
-            except BaseException as e:
+                        f"connection to {self._display} broke during a "
+                        "command that is not retried (it may or may not "
+                        f"have run): {e}") from None
+                if retried:
+                    raise TinyCacheConnectionError(
+                        f"connection to {self._display} broke twice: {e}"
+                    ) from None
+                retried = True
+            else:
                 self._fail(e)
-        if count:
-            for item in reply:
-                if item.__class__ is ReplyError:
-                    reply = item
-                    break
-        if reply.__class__ is ReplyError:
-            text = str(reply)
-            if text.startswith("ERR Protocol error"):
-                # The server closes the connection after this one.
-                self.close()
-            elif text.startswith("NOAUTH"):
-                if self._auth is None:
-                    text += (f" ({self._display} requires a password: pass "
-                             "TinyCache(..., password=...))")
-                raise AuthenticationError(text)
-            raise reply
-        return reply
+            if self._conn.fd < 0:
+                self._drop()
+                self._connect()
+            try:
+                # A new connection needs no idle-close check (so this loop
+                # always ends: a Stale cannot come back).
+                return self._conn.command(
+                    (flags & ~_IDLE_CHECK) | _LOCKED, *args)
+            except ReplyError:
+                raise
+            except BaseException as e2:
+                e = e2
+
+    def _reply_error(self, reply: ReplyError) -> NoReturn:
+        """Raise an error reply, after what it asks for."""
+        text = str(reply)
+        if text.startswith("ERR Protocol error"):
+            # The server closes the connection after this one.
+            self.close()
+        elif text.startswith("NOAUTH"):
+            if self._auth is None:
+                text += (f" ({self._display} requires a password: pass "
+                         "TinyCache(..., password=...))")
+            raise AuthenticationError(text) from None
+        raise reply
 
     def _fail(self, e: BaseException) -> NoReturn:
-        """Drop the connection (its state is unknown) and raise e as ours."""
-        self._drop()
-        if isinstance(e, socket.timeout):
+        """Drop a broken connection (its state is unknown) and raise e as
+        ours. Caller holds the lock."""
+        if self._conn.fd < 0:
+            self._drop()
+        if isinstance(e, (socket.timeout, TimeoutError)):
             raise TinyCacheTimeoutError(
                 f"no reply from {self._display} within {self._timeout} s") from None
         if isinstance(e, _NativeProtocolError):
             raise ProtocolError(f"{self._display}: {e}") from None
+        if isinstance(e, (_Stale, _Forked)):
+            raise TinyCacheConnectionError(
+                f"connection to {self._display} failed: {e}") from None
         if isinstance(e, OSError) and not isinstance(e, TinyCacheError):
             raise TinyCacheConnectionError(
                 f"connection to {self._display} failed: {e}") from e
         raise e
 
-    def _roundtrip(self, sock: socket.socket, payload: bytes, decode: bool) -> Any:
-        reader = self._reader
-        buf = self._buf
-        try:
-            sock.sendall(payload)
-        except ConnectionError:
-            # The server may have refused the request with an error reply
-            # and closed before reading it all (a value over its bulk
-            # limit): report that reply rather than the broken pipe.
-            late = self._late_error(sock)
-            if late is not None:
-                return late
-            raise
-        while True:
-            n = sock.recv_into(buf)
-            if not n:
-                raise _ConnectionLost("the server closed the connection")
-            reader.feed(buf, n)
-            reply = reader.gets(decode)
-            if reply is not False:
-                return reply
-
-    def _roundtrip_many(self, sock: socket.socket, payload: bytes,
-                        count: int) -> List[Any]:
-        """Send count pipelined commands and read all their replies (so
-        the connection stays in step even when some are errors)."""
-        reader = self._reader
-        buf = self._buf
-        replies: List[Any] = []
-        sock.sendall(payload)
-        while True:
-            reply = reader.gets(False)
-            if reply is not False:
-                replies.append(reply)
-                if len(replies) == count:
-                    return replies
-                continue
-            n = sock.recv_into(buf)
-            if not n:
-                raise _ConnectionLost("the server closed the connection")
-            reader.feed(buf, n)
-
-    def _late_error(self, sock: socket.socket) -> Optional[ReplyError]:
-        """An error reply already received on a connection whose sending
-        side failed, or None."""
-        try:
-            if self._poll is None or not self._poll.poll(0):
-                return None
-            n = sock.recv_into(self._buf, 0, socket.MSG_DONTWAIT)
-        except OSError:
-            return None
-        self._reader.feed(self._buf, n)
-        try:
-            reply = self._reader.gets()
-        except _NativeProtocolError:
-            return None
-        return reply if reply.__class__ is ReplyError else None
-
-    def _connect(self) -> socket.socket:
+    def _connect(self) -> None:
         """Open the connection, waiting up to connect_timeout for a server
-        that is still starting. Caller holds the lock."""
+        that is still starting, and authenticate it. Caller holds the
+        lock."""
         deadline = time.monotonic() + self._connect_timeout
         delay = _RETRY_DELAY_MIN
         while True:
@@ -514,36 +526,42 @@ class TinyCache:
                 raise TinyCacheConnectionError(
                     f"cannot connect to {self._display}: {e}") from None
         self._sock = sock
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        self._poll = poller
-        self._reader = _ReplyReader(ReplyError)
+        try:
+            self._conn.attach(sock, self._timeout)
+        except BaseException as e:
+            self._drop()
+            if isinstance(e, OSError):
+                raise TinyCacheConnectionError(
+                    f"cannot connect to {self._display}: {e}") from None
+            raise
         if self._auth is not None:
-            self._authenticate(sock, self._auth)
-        return sock
+            self._authenticate(self._auth)
 
-    def _authenticate(self, sock: socket.socket, payload: bytes) -> None:
+    def _authenticate(self, args: Tuple[Union[str, bytes], ...]) -> None:
         """Send AUTH on a new connection, before anything else. Caller
         holds the lock. On any failure the connection is dropped and the
         error raised: AuthenticationError when the server refused."""
         try:
-            reply = self._roundtrip(sock, payload, False)
-        except (_ConnectionLost, ConnectionError) as e:
+            self._conn.command(_LOCKED, *args)
+        except ReplyError as e:
+            self._drop()
+            text = str(e)
+            if text.startswith(_AUTH_ERRORS):
+                raise AuthenticationError(
+                    f"{text} (AUTH as user '{self._username}' "
+                    f"on {self._display})") from None
+            raise
+        except ConnectionError as e:
             self._drop()
             raise TinyCacheConnectionError(
                 f"connection to {self._display} broke during AUTH: {e}") from None
         except BaseException as e:
-            self._fail(e)
-        if reply.__class__ is ReplyError:
             self._drop()
-            text = str(reply)
-            if text.startswith(_AUTH_ERRORS):
-                raise AuthenticationError(
-                    f"{text} (AUTH as user '{self._username}' "
-                    f"on {self._display})")
-            raise reply
+            self._fail(e)
 
     def _open(self, timeout: float) -> socket.socket:
+        """A connected socket in blocking mode (the command timeout is
+        set on it by Connection.attach)."""
         if self._family == socket.AF_UNIX:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -559,28 +577,39 @@ class TinyCache:
             except BaseException:
                 sock.close()
                 raise
-        sock.settimeout(self._timeout)
+        sock.settimeout(None)
         return sock
 
     def _drop(self) -> None:
-        """Close our connection (this process owns it)."""
-        sock, self._sock, self._poll = self._sock, None, None
+        """Close our connection (this process owns it). Caller holds the
+        lock."""
+        sock, self._sock = self._sock, None
+        self._conn.detach()
         if sock is not None:
             try:
                 sock.close()
             except OSError:
                 pass
 
-    def _abandon(self) -> None:
+    def _after_fork(self) -> None:
         """Forget a connection inherited through fork(): close only this
         process's copy of the descriptor (no shutdown(), so the parent's
         connection is untouched) and never read from it."""
-        self._drop()
-        self._reader = _ReplyReader(ReplyError)
+        if not self._conn.forked:
+            return          # another thread of this child did it
+        # Only the forking thread exists in the child; the lock may have
+        # been held by another thread at fork time and would never be
+        # released: a new Connection comes with a new lock.
+        conn = _Connection(ReplyError)
+        self._conn, self._lock = conn, conn.lock
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
 
-    def _after_fork(self) -> None:
-        # Only the forking thread exists in the child; a lock another
-        # thread held at fork time would never be released: replace it.
-        self._lock = threading.Lock()
-        self._abandon()
-        self._pid = os.getpid()
+
+def _bad_key(key: object) -> NoReturn:
+    """Raise the TypeError of a key that is not a str."""
+    raise TypeError(f"key must be str, not {type(key).__name__}")

@@ -5,16 +5,18 @@
 
 import multiprocessing as mp
 import os
+import signal
 import socket
 import threading
 import time
 
 import pytest
 
-from tmcpy import FakeServer, free_port, wait_for
+from tmcpy import FakeServer, free_port, read_command, wait_for
 from tiny_mp_cache import (ProtocolError, ReplyError, TinyCache,
                            TinyCacheConnectionError, TinyCacheError,
                            TinyCacheTimeoutError, spawn)
+from tiny_mp_cache._native import IDLE_CHECK_SECONDS, pack_command
 
 
 # ---- The original API ----
@@ -647,4 +649,347 @@ def test_many_clients(server):
         c.set(f"c{i}", b"x")
     wait_for(lambda: clients[0].len() == 50, 5, "50 keys")
     for c in clients:
+        c.close()
+
+
+# ---- The fast path (Connection.command in C) ----
+
+def _answer(fake, conn, replies):
+    """Answer each command read on conn with replies[name] (bytes)."""
+    while True:
+        args = fake.read(conn)
+        if args is None:
+            return
+        conn.sendall(replies[args[0]])
+
+
+def test_timeout_server_never_answers():
+    # A server that accepts and never answers ("slow" keys): the wait ends
+    # after about the timeout (SO_RCVTIMEO on a blocking socket), the
+    # connection is dropped, and the next call opens a new one.
+    done = threading.Event()
+
+    def handler(fake, conn, index):
+        while True:
+            args = fake.read(conn)
+            if args is None:
+                return
+            if args[1] == b"slow":
+                done.wait(20)
+                return
+            conn.sendall(b"$2\r\nok\r\n")
+
+    with FakeServer(handler) as fake:
+        c = TinyCache(fake.address, connect_timeout=5, timeout=0.3)
+        assert c.get("k") == b"ok"
+        assert c._sock.gettimeout() is None          # a blocking socket
+        assert c._conn.timeout == pytest.approx(0.3, abs=0.01)
+        for call in (c.get, c.pop, c.delete):
+            t0 = time.monotonic()
+            with pytest.raises(TinyCacheTimeoutError, match="within 0.3 s"):
+                call("slow")
+            assert 0.25 < time.monotonic() - t0 < 5
+            assert c._sock is None and c._conn.fd == -1
+            assert c.get("k") == b"ok"
+        assert fake.connections == 4
+        c.close()
+        done.set()
+
+
+def test_send_timeout_server_never_reads():
+    hold = threading.Event()
+
+    def handler(fake, conn, index):
+        if index == 0:
+            hold.wait(20)                    # never reads
+        else:
+            _answer(fake, conn, {b"GET": b"$-1\r\n"})
+
+    with FakeServer(handler) as fake:
+        c = TinyCache(fake.address, connect_timeout=5, timeout=0.3)
+        t0 = time.monotonic()
+        with pytest.raises(TinyCacheTimeoutError):
+            c.set("big", b"x" * (64 * 1024 * 1024))
+        assert time.monotonic() - t0 < 5
+        assert c._sock is None
+        hold.set()
+        assert c.get("k") is None
+        c.close()
+
+
+def test_timeout_despite_signals():
+    # A signal every 30 ms during a 0.4 s wait: the handler runs each
+    # time and the wait still ends in time.
+    hold = threading.Event()
+
+    def handler(fake, conn, index):
+        fake.read(conn)
+        hold.wait(20)
+
+    seen = []
+
+    def tick(*_):
+        seen.append(1)
+        if len(seen) >= 60:          # bounded, should the wait not end
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    old = signal.signal(signal.SIGALRM, tick)
+    with FakeServer(handler) as fake:
+        c = TinyCache(fake.address, connect_timeout=5, timeout=0.4)
+        c._lock.acquire()          # connect first, outside the timing
+        c._lock.release()
+        signal.setitimer(signal.ITIMER_REAL, 0.03, 0.03)
+        try:
+            t0 = time.monotonic()
+            with pytest.raises(TinyCacheTimeoutError):
+                c.get("k")
+            elapsed = time.monotonic() - t0
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+            hold.set()
+        c.close()
+    assert len(seen) >= 5
+    assert 0.35 < elapsed < 1.5
+
+
+def test_signal_handler_exception_mid_command():
+    # An exception from a signal handler during the wait propagates; the
+    # connection (now out of step) is dropped and the next call reconnects.
+    hold = threading.Event()
+
+    def handler(fake, conn, index):
+        if index == 0:
+            fake.read(conn)
+            hold.wait(20)
+        else:
+            _answer(fake, conn, {b"GET": b"$3\r\nnew\r\n"})
+
+    class Stop(Exception):
+        pass
+
+    def raiser(*_):
+        raise Stop()
+
+    old = signal.signal(signal.SIGALRM, raiser)
+    with FakeServer(handler) as fake:
+        c = TinyCache(fake.address, connect_timeout=5)
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        try:
+            with pytest.raises(Stop):
+                c.get("k")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+            hold.set()
+        assert c._sock is None
+        assert not c._lock.locked()
+        assert c.get("k") == b"new"
+        assert fake.connections == 2
+        c.close()
+
+
+def test_big_values_in_small_pieces():
+    # The server reads the 10 MB request slowly and sends the replies in
+    # small, uneven pieces: many partial send()s and recv()s.
+    value = os.urandom(10 * 1024 * 1024)
+    small_reply = b"*3\r\n$1\r\na\r\n:42\r\n$-1\r\n"
+
+    def handler(fake, conn, index):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        buf = b""
+        want = len(pack_command(b"SET", "big", value))
+        while len(buf) < want:
+            chunk = conn.recv(50000)
+            if not chunk:
+                return
+            buf += chunk
+            time.sleep(0.0002)
+        assert buf == pack_command(b"SET", "big", value)
+        conn.sendall(b"+OK\r\n")
+        fake.read(conn)
+        for i in range(len(small_reply)):
+            conn.sendall(small_reply[i:i + 1])
+            time.sleep(0.001)
+        fake.read(conn)
+        reply = b"$%d\r\n%s\r\n" % (len(value), value)
+        pos, n = 0, 0
+        while pos < len(reply):
+            n += 1
+            step = 1 + (n * 7919) % 65000
+            conn.sendall(reply[pos:pos + step])
+            pos += step
+        fake.read(conn)
+
+    with FakeServer(handler) as fake:
+        c = TinyCache(fake.address, connect_timeout=5, timeout=30)
+        assert c.set("big", value) is None
+        assert c.execute("X") == [b"a", 42, None]
+        assert c.get("big") == value
+        c.close()
+
+
+def test_pop_reconnects_after_the_server_closed_it_while_idle():
+    # The server answers one command and then closes the connection (it
+    # restarted, or drops idle clients). An idle connection is checked
+    # before pop sends anything, so pop reconnects: the job is taken
+    # once, on the new connection.
+    def handler(fake, conn, index):
+        if index == 0:
+            if fake.read(conn) is not None:
+                conn.sendall(b"+OK\r\n")
+            return                               # closes it
+        _answer(fake, conn, {b"GETDEL": b"$3\r\njob\r\n",
+                             b"DBSIZE": b":0\r\n"})
+
+    with FakeServer(handler) as fake:
+        for call, want in ((lambda c: c.pop("job:1"), b"job"),
+                           (lambda c: c.pop_many(["job:1"]), [b"job"]),
+                           (lambda c: c.execute("GETDEL", "job:1"), b"job")):
+            fake.connections = 0
+            del fake.commands[:]
+            c = TinyCache(fake.address, connect_timeout=5)
+            c.set("job:1", b"job")
+            time.sleep(IDLE_CHECK_SECONDS + 0.05)   # idle; closed by now
+            assert call(c) == want
+            assert fake.connections == 2
+            assert [a[0] for a in fake.commands] == [b"SET", b"GETDEL"]
+            c.close()
+
+
+def test_pop_many_never_retries():
+    def handler(fake, conn, index):
+        buf = b""
+        while True:              # pipelined: keep what follows a command
+            args, buf = read_command(conn, buf)
+            if args is None:
+                return
+            fake.commands.append(args)
+            if index == 0:
+                return           # drops the connection, nothing answered
+            conn.sendall(b"$1\r\nv\r\n")
+
+    with FakeServer(handler) as fake:
+        c = TinyCache(fake.address, connect_timeout=5)
+        with pytest.raises(TinyCacheConnectionError, match="not retried"):
+            c.pop_many(["a", "b", "c"])
+        assert [a[0] for a in fake.commands] == [b"GETDEL"]
+        assert c.pop_many(["a", "b"]) == [b"v", b"v"]
+        assert [a[1] for a in fake.commands] == [b"a", b"a", b"b"]
+        assert fake.connections == 2
+        c.close()
+
+
+def test_argument_errors_before_connecting():
+    # Nothing listens there: an encoding error must come first.
+    c = TinyCache(f"127.0.0.1:{free_port()}", connect_timeout=0)
+    with pytest.raises(UnicodeEncodeError):
+        c.get("\ud800")
+    with pytest.raises(TypeError):
+        c.execute("SET", "k", 1.5)
+    with pytest.raises(TypeError):
+        c.execute()
+    with pytest.raises(OverflowError):
+        c.execute("ECHO", 2**64)
+    assert c._sock is None
+
+
+def test_argument_errors_keep_the_connection(cache):
+    cache.set("k", b"v")
+    sock = cache._sock
+    with pytest.raises(TypeError):
+        cache.execute("SET", "k", 1.5)
+    with pytest.raises(UnicodeEncodeError):
+        cache.pop("\ud800")
+    assert cache._sock is sock
+    assert cache.get("k") == b"v"
+
+
+def test_threads_share_one_client_with_big_values_and_close(cache):
+    # Threads mixing big and small values, pops and close() on one
+    # TinyCache: every command gets its own reply.
+    errors = []
+    stop = threading.Event()
+
+    def work(n):
+        try:
+            for i in range(150):
+                key = f"t{n}:{i}"
+                value = (f"{n}/{i}:".encode() *
+                         (1 + (i * 131) % (200000 if i % 10 == 0 else 50)))
+                cache.set(key, value)
+                assert cache.get(key) == value
+                if i % 2:
+                    assert cache.pop(key) == value
+                    assert cache.pop(key) is None
+                else:
+                    assert cache.get_many([key, "nope"]) == [value, None]
+        except BaseException as e:
+            errors.append(e)
+
+    def closer():
+        while not stop.is_set():
+            cache.close()
+            time.sleep(0.002)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    ct = threading.Thread(target=closer)
+    ct.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    stop.set()
+    ct.join(10)
+    assert not errors, errors[:3]
+    assert cache.len() == 6 * 75
+
+
+def _wait_child(pid, timeout):
+    """The exit code of child pid; killed (and -9) after timeout s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return -9
+        time.sleep(0.01)
+
+
+def test_fork_while_a_command_is_in_flight():
+    # Another thread is inside a round trip (holding the lock, the GIL
+    # released) when the process forks: the child must neither wait for
+    # that lock nor read the parent's reply; it opens its own connection.
+    release = threading.Event()
+
+    def handler(fake, conn, index):
+        if index == 0:
+            fake.read(conn)
+            release.wait(20)
+            conn.sendall(b"$6\r\nparent\r\n")
+        _answer(fake, conn, {b"GET": b"$5\r\nchild\r\n"})
+
+    with FakeServer(handler) as fake:
+        c = TinyCache(fake.address, connect_timeout=5)
+        got = []
+        t = threading.Thread(target=lambda: got.append(c.get("k")))
+        t.start()
+        wait_for(lambda: len(fake.commands) == 1, 10, "the parent's GET")
+        assert c._lock.locked()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = 0 if c.get("k") == b"child" else 2
+            finally:
+                os._exit(code)
+        status = _wait_child(pid, 20)
+        release.set()
+        t.join(20)
+        assert status == 0, "the child failed or deadlocked"
+        assert got == [b"parent"]
+        assert fake.connections == 2
         c.close()
