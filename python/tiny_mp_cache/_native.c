@@ -128,7 +128,8 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 	static char *kwlist[] = { "port", "host", "unixsocket",
 	    "unixsocketperm", "maxclients", "loglevel", "logfile",
 	    "event_backend", "proto_max_bulk_len", "tcp_backlog",
-	    "requirepass", "client_output_buffer_limit", NULL };
+	    "requirepass", "client_output_buffer_limit", "busy_poll_us",
+	    NULL };
 	struct native_server *self = (struct native_server *)obj;
 	struct server_config cfg;
 	int port = SERVER_PORT_DEFAULT, perm = SERVER_UNIXPERM_DEFAULT;
@@ -138,6 +139,7 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 	const char *backend = NULL, *requirepass = NULL;
 	PyObject *unixsocket = NULL, *logfile = NULL, *obuf = Py_None;
 	long long obuf_limit = -1;
+	long busy_us = SERVER_BUSY_POLL_DEFAULT;
 	struct server *srv;
 	char err[SERVER_ERR_LEN];
 	int rc = -1;
@@ -148,10 +150,10 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 		return -1;
 	}
 	if (!PyArg_ParseTupleAndKeywords(args, kwds,
-	    "|i$sO&iisO&zLizO:Server", kwlist, &port, &host,
+	    "|i$sO&iisO&zLizOl:Server", kwlist, &port, &host,
 	    native_path_or_none, &unixsocket, &perm, &maxclients, &loglevel,
 	    native_path_or_none, &logfile, &backend, &bulk_max, &backlog,
-	    &requirepass, &obuf))
+	    &requirepass, &obuf, &busy_us))
 		return -1;
 
 	if (port < -1 || port > 65535) {
@@ -193,6 +195,12 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 		goto out;
 	}
 
+	if (busy_us < 0 || busy_us > SERVER_BUSY_POLL_MAX) {
+		PyErr_Format(PyExc_ValueError, "busy_poll_us must be 0 (off) "
+		    "to %d microseconds, not %ld", SERVER_BUSY_POLL_MAX,
+		    busy_us);
+		goto out;
+	}
 	if (obuf != Py_None) {
 		if (!PyLong_Check(obuf)) {
 			PyErr_Format(PyExc_TypeError, "client_output_buffer_limit "
@@ -224,6 +232,7 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 		cfg.tcp_backlog = backlog;
 	if (obuf_limit >= 0)
 		cfg.client_obuf_limit = obuf_limit;
+	cfg.busy_poll_us = busy_us;
 	cfg.requirepass = requirepass;    /* NULL or "": no password */
 	cfg.loglevel = (enum server_loglevel)level;
 	cfg.logfile = logfile != NULL ? PyBytes_AS_STRING(logfile) : NULL;

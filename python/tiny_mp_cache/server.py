@@ -106,6 +106,7 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
           tcp_backlog: int = 511,
           requirepass: Optional[str] = None,
           client_output_buffer_limit: Optional[int] = None,
+          busy_poll_us: int = 50,
           ready: Optional[ReadyCallback] = None) -> None:
     """Serve on host:port (127.0.0.1:5002 by default) until stopped; blocks.
 
@@ -122,9 +123,10 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
     ``proto_max_bulk_len`` (0: 512 MB), ``tcp_backlog``, ``requirepass``
     (clients must ``AUTH`` with this password first, as with Redis's
     ``requirepass``; connect with ``TinyCache(..., password=...)``; None
-    or "": no password) and ``client_output_buffer_limit`` (a client with
+    or "": no password), ``client_output_buffer_limit`` (a client with
     more unsent reply bytes than this is disconnected; 0: no limit;
-    None: the server's default, 1 GB).
+    None: the server's default, 1 GB) and ``busy_poll_us`` (after a round
+    of requests, poll this long for more before sleeping; 0: off).
 
     Returns when the server is stopped (SHUTDOWN, ``Server.stop()``);
     raises :class:`KeyboardInterrupt` on SIGINT; ends the process on
@@ -135,7 +137,8 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
         maxclients=maxclients, loglevel=loglevel, logfile=logfile,
         event_backend=event_backend, proto_max_bulk_len=proto_max_bulk_len,
         tcp_backlog=tcp_backlog, requirepass=requirepass,
-        client_output_buffer_limit=client_output_buffer_limit), ready)
+        client_output_buffer_limit=client_output_buffer_limit,
+        busy_poll_us=busy_poll_us), ready)
 
 
 def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
@@ -146,6 +149,7 @@ def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
                proto_max_bulk_len: int = 0,
                requirepass: Optional[str] = None,
                client_output_buffer_limit: Optional[int] = None,
+               busy_poll_us: int = 50,
                ready: Optional[ReadyCallback] = None) -> None:
     """Like :func:`serve`, on the Unix socket at path only (no TCP).
 
@@ -159,7 +163,8 @@ def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
         maxclients=maxclients, loglevel=loglevel, logfile=logfile,
         event_backend=event_backend, proto_max_bulk_len=proto_max_bulk_len,
         requirepass=requirepass,
-        client_output_buffer_limit=client_output_buffer_limit), ready)
+        client_output_buffer_limit=client_output_buffer_limit,
+        busy_poll_us=busy_poll_us), ready)
 
 
 # ---- spawn(): the server in a child process ----

@@ -406,9 +406,11 @@ def test_redis_password(redis_pw, where):
 
 def test_spawn_options(backend):
     with spawn(event_backend=backend, loglevel="warning", requirepass="",
-               client_output_buffer_limit=123456789) as srv:
+               client_output_buffer_limit=123456789, busy_poll_us=0) as srv:
         with TinyCache(srv.address, connect_timeout=5) as c:
             assert c.ping()             # "": no password
+            assert c.execute("CONFIG", "GET", "busy-poll-us") == [
+                b"busy-poll-us", b"0"]
             assert c.execute("CONFIG", "GET", "requirepass") == [
                 b"requirepass", b""]
             obuf = c.execute("CONFIG", "GET", "client-output-buffer-limit")
@@ -420,6 +422,8 @@ def test_spawn_options(backend):
                 b"requirepass", PW.encode()]
             obuf = c.execute("CONFIG", "GET", "client-output-buffer-limit")
             assert obuf[1].startswith(b"normal 1073741824 0 0 ")
+            assert c.execute("CONFIG", "GET", "busy-poll-us") == [
+                b"busy-poll-us", b"50"]
             # A NUL byte would cut the password short: refused, the old
             # one stays.
             with pytest.raises(ReplyError, match="NUL"):
@@ -428,6 +432,9 @@ def test_spawn_options(backend):
             assert c.ping()
     for bad, exc in (({"client_output_buffer_limit": -1}, ValueError),
                      ({"client_output_buffer_limit": "1gb"}, TypeError),
+                     ({"busy_poll_us": -1}, ValueError),
+                     ({"busy_poll_us": 100001}, ValueError),
+                     ({"busy_poll_us": "fast"}, TypeError),
                      ({"requirepass": 5}, TypeError)):
         with pytest.raises(exc):
             spawn(event_backend=backend, loglevel="warning", **bad)
