@@ -77,12 +77,19 @@ def commands(srv: Server) -> int:
     return int(srv.info("stats")["total_commands_processed"])
 
 
+def find_tool(name: str, phase: str, package: str) -> Optional[str]:
+    """Path of the tool name, or None after saying which phase is skipped."""
+    path = shutil.which(name)
+    if path is None:
+        print(f"  {name} not found: {phase} skipped (apt-get install {package})",
+              flush=True)
+    return path
+
+
 def strace_phase(pid: int, seconds: float, out: str) -> Optional[Dict[str, int]]:
     """System calls of pid over seconds, by name, or None."""
-    strace = shutil.which("strace")
+    strace = find_tool("strace", "system call counts", "strace")
     if strace is None:
-        print("  strace not found: system call counts skipped "
-              "(apt-get install strace)", flush=True)
         return None
     p = subprocess.Popen([strace, "-c", "-f", "-q", "-o", out, "-p", str(pid)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -108,10 +115,8 @@ def strace_phase(pid: int, seconds: float, out: str) -> Optional[Dict[str, int]]
 
 def perf_phase(pid: int, seconds: float, out: str) -> Optional[Dict[str, float]]:
     """Share (%) of pid's CPU samples per group, or None."""
-    perf = shutil.which("perf")
+    perf = find_tool("perf", "CPU profile", "linux-perf")
     if perf is None:
-        print("  perf not found: CPU profile skipped "
-              "(apt-get install linux-perf)", flush=True)
         return None
     r = subprocess.run([perf, "record", "-q", "-e", "cpu-clock", "-F", "4000",
                         "-g", "-p", str(pid), "-o", out, "--", "sleep",

@@ -75,11 +75,10 @@ struct event_loop {
 	int stop;                       /* event_stop was called */
 	/* Busy polling (event_set_busy_poll). */
 	long busy_us;                   /* spin budget; 0: off */
-	int busy_yield;                 /* sched_yield between polls */
 	int hot;                        /* the last poll found fds ready */
 	unsigned busy_backoff;          /* waits to skip after a futile spin */
 	unsigned busy_skip;             /* waits left to skip */
-	unsigned long long busy_spins;  /* spins that found work */
+	unsigned long long busy_hits;  /* spins that found work */
 	unsigned long long busy_misses; /* spins that ended empty */
 };
 
@@ -477,16 +476,16 @@ event_busy_poll(event_loop *el)
 			break;
 		if (event_now_us() >= deadline)
 			break;
-		if (el->busy_yield)
-			sched_yield();
+		sched_yield();
 	}
 	if (n > 0) {
 		el->busy_backoff = 0;
-		el->busy_spins++;
+		el->busy_hits++;
 	} else if (n == 0) {
 		el->busy_backoff = el->busy_backoff == 0 ? 1 :
-		    el->busy_backoff >= EV_BUSY_BACKOFF_MAX ?
-		    EV_BUSY_BACKOFF_MAX : el->busy_backoff * 2;
+		    el->busy_backoff * 2;
+		if (el->busy_backoff > EV_BUSY_BACKOFF_MAX)
+			el->busy_backoff = EV_BUSY_BACKOFF_MAX;
 		el->busy_skip = el->busy_backoff;
 		el->busy_misses++;
 	}
@@ -501,10 +500,9 @@ event_busy_poll(event_loop *el)
  * the sender pays for the wake-up). 0 turns it off.
  */
 void
-event_set_busy_poll(event_loop *el, long usec, int yield)
+event_set_busy_poll(event_loop *el, long usec)
 {
 	el->busy_us = usec > 0 ? usec : 0;
-	el->busy_yield = yield;
 	el->busy_backoff = 0;
 	el->busy_skip = 0;
 }
@@ -513,17 +511,17 @@ event_set_busy_poll(event_loop *el, long usec, int yield)
 void
 event_busy_poll_stats_reset(event_loop *el)
 {
-	el->busy_spins = 0;
+	el->busy_hits = 0;
 	el->busy_misses = 0;
 }
 
 /* Spins that found work and spins that ran out, since the loop began
  * (or the last reset). */
 void
-event_busy_poll_stats(const event_loop *el, unsigned long long *spins,
+event_busy_poll_stats(const event_loop *el, unsigned long long *hits,
     unsigned long long *misses)
 {
-	*spins = el->busy_spins;
+	*hits = el->busy_hits;
 	*misses = el->busy_misses;
 }
 
@@ -548,10 +546,8 @@ event_process(event_loop *el)
 	if (timeout != 0 && el->hot && el->busy_us > 0) {
 		if (el->busy_skip > 0)
 			el->busy_skip--;
-		else
-			n = event_busy_poll(el);
-		if (n == 0)
-			timeout = el->stop ? 0 : event_timeout_ms(el);
+		else if ((n = event_busy_poll(el)) == 0)
+			timeout = event_timeout_ms(el); /* the spin took time */
 	}
 	if (n == 0)
 		n = el->backend->poll(el->state, timeout, el->fired_fds,

@@ -76,9 +76,9 @@ int event_process(event_loop *el);
 
 /* Before blocking after a round that found work, poll without sleeping
  * for up to usec microseconds (0: never), calling sched_yield() between
- * polls if yield is set. A spin that finds nothing backs off. */
-void event_set_busy_poll(event_loop *el, long usec, int yield);
-void event_busy_poll_stats(const event_loop *el, unsigned long long *spins,
+ * polls. A spin that finds nothing backs off. */
+void event_set_busy_poll(event_loop *el, long usec);
+void event_busy_poll_stats(const event_loop *el, unsigned long long *hits,
     unsigned long long *misses);
 void event_busy_poll_stats_reset(event_loop *el);
 

@@ -99,7 +99,7 @@ void
 server_set_busy_poll(struct server *srv, long usec)
 {
 	srv->cfg.busy_poll_us = usec;
-	event_set_busy_poll(srv->el, usec, 1);
+	event_set_busy_poll(srv->el, usec);
 }
 
 /* ---- Setup ---- */

@@ -964,7 +964,7 @@ test_busy_poll(const char *be)
 
 	/* A long budget, so a write 2 ms later is always met by the spin
 	 * however slow the machine; a spin that finds nothing backs off. */
-	event_set_busy_poll(el, 3000000, 1);
+	event_set_busy_poll(el, 3000000);
 
 	/* A cold loop (nothing handled yet) blocks at once. */
 	if (write(p[1], "a", 1) != 1)
@@ -986,7 +986,7 @@ test_busy_poll(const char *be)
 
 	/* A short budget that runs out: counted as a miss, then the loop
 	 * blocks and still handles what comes later. */
-	event_set_busy_poll(el, 1000, 1);
+	event_set_busy_poll(el, 1000);
 	pid = write_later(p[1], 100000);
 	t0 = now_ms();
 	n = one_round(el, 10000);
@@ -1007,7 +1007,7 @@ test_busy_poll(const char *be)
 	    "(hits=%llu misses=%llu)", be, hits, misses);
 
 	/* Budget 0: never spins; the counters can be reset. */
-	event_set_busy_poll(el, 0, 1);
+	event_set_busy_poll(el, 0);
 	event_busy_poll_stats_reset(el);
 	pid = write_later(p[1], 2000);
 	n = one_round(el, 10000);
@@ -1018,7 +1018,7 @@ test_busy_poll(const char *be)
 
 	/* Nothing ready and no timer due soon: a spin must not hide a
 	 * due timer for longer than its budget. */
-	event_set_busy_poll(el, 1000, 1);
+	event_set_busy_poll(el, 1000);
 	if (write(p[1], "b", 1) != 1)
 		diag("write failed");
 	one_round(el, 5000);                    /* hot again */
