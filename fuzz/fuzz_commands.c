@@ -129,6 +129,15 @@ model_clear(struct model *m)
 	m->count = 0;
 }
 
+/* A string key's value (nothing counted), or NULL. */
+static const char *
+db_get(struct db *db, const char *key, size_t klen, size_t *vlen)
+{
+	dbkey *k = db_find(db, key, klen, DB_NOSTATS | DB_NOTOUCH);
+
+	return k != NULL ? db_key_value(k, vlen) : NULL;
+}
+
 /* The keyspace holds exactly what the model does. */
 static void
 model_check_db(struct model *m, struct db *db)
@@ -199,18 +208,23 @@ server_setup(struct fuzz_server *fs, const char *password)
 	snprintf(path, sizeof(path), "%s/s", dir);
 	server_config_init(&cfg);
 	cfg.port = -1;
-	cfg.unixsocket = path;
+	FUZZ_CHECK(server_config_set(&cfg, "unixsocket", path, strlen(path),
+	    err) == 0);
 	cfg.maxclients = 64;
-	cfg.logfile = "/dev/null";
-	cfg.loglevel = SERVER_LOG_WARNING;
-	cfg.requirepass = password;
+	FUZZ_CHECK(server_config_set(&cfg, "logfile", "/dev/null", 9,
+	    err) == 0);
+	cfg.loglevel = LL_WARNING;
+	if (password != NULL)
+		FUZZ_CHECK(server_config_set(&cfg, "requirepass", password,
+		    strlen(password), err) == 0);
 	fs->srv = server_create(&cfg, err);
+	server_config_free(&cfg);
 	if (fs->srv == NULL)
 		fprintf(stderr, "fuzz_commands: %s\n", err);
 	FUZZ_CHECK(fs->srv != NULL);
 	unlink(path);
 	rmdir(dir);
-	fs->cfg = fs->srv->cfg;
+	server_config_copy(&fs->cfg, &fs->srv->cfg);
 	fs->password = password;
 }
 
@@ -223,11 +237,13 @@ server_reset(struct fuzz_server *fs)
 
 	FUZZ_CHECK(srv->clients == NULL);
 	FUZZ_CHECK(srv->nclients == 0);
-	mem_free(srv->requirepass);
-	srv->requirepass = fs->password != NULL ?
-	    mem_strdup(fs->password) : NULL;
-	srv->cfg = fs->cfg;
-	srv->cfg.requirepass = srv->requirepass;
+	char err[SETTING_ERR_LEN];
+
+	server_config_free(&srv->cfg);
+	server_config_copy(&srv->cfg, &fs->cfg);
+	FUZZ_CHECK(server_apply_setting(srv, S_BUSY_POLL_US, err) == 0);
+	FUZZ_CHECK(server_apply_setting(srv, S_PROTO_MAX_BULK_LEN, err) == 0);
+	FUZZ_CHECK(server_apply_setting(srv, S_HZ, err) == 0);
 	srv->shutdown_asap = 0;
 	srv->stop_requested = 0;
 	db_flush(&srv->db);
@@ -285,15 +301,6 @@ check_reply_is(const char *p, size_t n, const struct resp_buf *want)
 {
 	FUZZ_CHECK(n == want->len);
 	FUZZ_CHECK(memcmp(p, want->data, n) == 0);
-}
-
-/* Case-insensitive comparison of an argument with a word. */
-static int
-arg_is(const struct resp_arg *a, const char *word)
-{
-	size_t n = strlen(word);
-
-	return a->len == n && strncasecmp(a->ptr, word, n) == 0;
 }
 
 /* Read a "<type><number>\r\n" line at *p (within e); returns the number. */

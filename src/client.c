@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 #include "commands.h"
+#include "log.h"
 #include "mem.h"
 
 #define CLIENT_QBUF_MAX (1024LL * 1024 * 1024) /* client-query-buffer-limit */
@@ -34,12 +36,12 @@ client_create(struct server *srv, int fd, int flags, const char *addr)
 	c->fd = fd;
 	c->flags = flags;
 	c->resp = 2;
-	c->authenticated = srv->requirepass == NULL;
+	c->authenticated = srv->cfg.requirepass == NULL;
 	c->id = ++srv->next_client_id;
 	/* Unix-socket peers read "path:0", as in Redis's CLIENT LIST. */
 	if (flags & CLIENT_UNIX_SOCKET) {
 		snprintf(c->addr, sizeof(c->addr), "%s:0",
-		    srv->unixsocket != NULL ? srv->unixsocket : "");
+		    srv->cfg.unixsocket != NULL ? srv->cfg.unixsocket : "");
 		snprintf(c->laddr, sizeof(c->laddr), "%s", c->addr);
 	} else {
 		snprintf(c->addr, sizeof(c->addr), "%s",
@@ -47,7 +49,7 @@ client_create(struct server *srv, int fd, int flags, const char *addr)
 		if (net_local_addr(err, fd, c->laddr) == -1)
 			c->laddr[0] = '\0';
 	}
-	c->ctime_ms = c->last_ms = server_mono_ms();
+	c->ctime_ms = c->last_ms = clock_mono_ms();
 	resp_parser_init(&c->parser, srv->cfg.proto_max_bulk_len);
 	c->parser.unauthenticated = !c->authenticated;
 	resp_buf_init(&c->reply);
@@ -119,7 +121,7 @@ client_write(struct client *c)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		server_log(srv, SERVER_LOG_VERBOSE,
+		log_write(&srv->log, LL_VERBOSE,
 		    "Error writing to client %s: %s", c->addr,
 		    n == -1 ? strerror(errno) : "nothing written");
 		client_free(c);
@@ -175,6 +177,55 @@ client_compact(struct client *c)
 }
 
 /*
+ * Check the output-buffer limits of client-output-buffer-limit's normal
+ * class: past the hard limit, or past the soft one for longer than its
+ * seconds, the client is flagged to close at once (it sends but does not
+ * read; its replies would eat the server's memory). Returns -1 if so.
+ */
+static int
+client_check_obuf(struct client *c, long long now)
+{
+	const struct obuf_limit *lim = &c->srv->cfg.obuf[OBUF_NORMAL];
+	size_t pending = client_pending_output(c);
+
+	if (lim->soft <= 0 || pending <= (size_t)lim->soft)
+		c->obuf_soft_since = 0;
+	else if (c->obuf_soft_since == 0)
+		c->obuf_soft_since = now;
+	if ((lim->hard > 0 && pending > (size_t)lim->hard) ||
+	    (c->obuf_soft_since != 0 &&
+	    now - c->obuf_soft_since > lim->soft_seconds * 1000)) {
+		log_write(&c->srv->log, LL_WARNING, "Client id=%llu addr=%s "
+		    "closed for overcoming of output buffer limits (%zu bytes "
+		    "pending, hard limit %lld, soft limit %lld for %lld s).",
+		    c->id, c->addr, pending, lim->hard, lim->soft,
+		    lim->soft_seconds);
+		c->flags |= CLIENT_CLOSE_ASAP;
+		return -1;
+	}
+	return 0;
+}
+
+void
+client_cron(struct server *srv, long long now)
+{
+	struct client *c, *next;
+
+	for (c = srv->clients; c != NULL; c = next) {
+		next = c->next;
+		if (srv->cfg.timeout > 0 &&
+		    now - c->last_ms > srv->cfg.timeout * 1000) {
+			log_write(&srv->log, LL_VERBOSE, "Closing idle client "
+			    "%s", c->addr);
+			client_free(c);
+			continue;
+		}
+		if (c->obuf_soft_since != 0 && client_check_obuf(c, now) == -1)
+			client_free(c);
+	}
+}
+
+/*
  * Run every complete request in the query buffer, in order, appending
  * their replies. Stops early on a protocol error (its reply is queued and
  * the client will close after writing it), QUIT or SHUTDOWN.
@@ -195,7 +246,7 @@ client_process_input(struct client *c)
 			    strlen(c->parser.err));
 			c->flags |= CLIENT_CLOSE_AFTER_REPLY;
 			srv->stat_protocol_errors++;
-			server_log(srv, SERVER_LOG_VERBOSE,
+			log_write(&srv->log, LL_VERBOSE,
 			    "%s from client %s: closing the connection",
 			    c->parser.err, c->addr);
 			return;
@@ -207,19 +258,8 @@ client_process_input(struct client *c)
 		command_dispatch(c);
 		c->argc = 0;
 		c->argv = NULL;
-		if (srv->cfg.client_obuf_limit > 0 &&
-		    client_pending_output(c) >
-		    (size_t)srv->cfg.client_obuf_limit) {
-			/* It sends but does not read: drop it before its
-			 * replies eat the server's memory. */
-			server_log(srv, SERVER_LOG_WARNING,
-			    "Client id=%llu addr=%s closed for overcoming of "
-			    "output buffer limits (%zu bytes pending, limit "
-			    "%lld).", c->id, c->addr, client_pending_output(c),
-			    srv->cfg.client_obuf_limit);
-			c->flags |= CLIENT_CLOSE_ASAP;
+		if (client_check_obuf(c, clock_mono_ms()) == -1)
 			break;
-		}
 	}
 	client_compact(c);
 }
@@ -256,7 +296,7 @@ client_read(struct client *c)
 		return 0;
 	if (n <= 0) {
 		if (n == -1)
-			server_log(srv, SERVER_LOG_VERBOSE,
+			log_write(&srv->log, LL_VERBOSE,
 			    "Reading from client %s: %s", c->addr,
 			    strerror(errno));
 		client_free(c);
@@ -265,13 +305,13 @@ client_read(struct client *c)
 	c->qlen += (size_t)n;
 	srv->stat_net_input += (unsigned long long)n;
 	if ((long long)c->qlen > CLIENT_QBUF_MAX) {
-		server_log(srv, SERVER_LOG_WARNING,
+		log_write(&srv->log, LL_WARNING,
 		    "Closing client %s that reached max query buffer length "
 		    "(%zu bytes)", c->addr, c->qlen);
 		client_free(c);
 		return -1;
 	}
-	c->last_ms = server_mono_ms();
+	c->last_ms = clock_mono_ms();
 	return 0;
 }
 

@@ -50,6 +50,8 @@ struct client {
 
 	struct resp_buf reply;           /* encoded replies not yet sent */
 	size_t reply_sent;               /* bytes of reply already written */
+	long long obuf_soft_since;       /* over the soft output limit since
+	                                  * (monotonic ms), 0: not over */
 };
 
 /* Wrap an accepted fd; registers it with the event loop. NULL (and the
@@ -59,6 +61,10 @@ struct client *client_create(struct server *srv, int fd, int flags,
 
 /* Close the connection and free everything it holds. */
 void client_free(struct client *c);
+
+/* Periodic checks of every client (now: monotonic ms): idle timeout,
+ * output-buffer soft limits. */
+void client_cron(struct server *srv, long long now);
 
 /* Bytes waiting in the client's output. */
 size_t client_pending_output(const struct client *c);

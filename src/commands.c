@@ -1,81 +1,179 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The command table, central dispatch (lookup, arity, Redis's error texts)
- * and the handlers for the keyspace and connection commands.
+ * The command table, lookup, central dispatch (arity, authentication,
+ * memory, Redis's error texts, statistics, propagation) and the helpers
+ * the handlers in cmd_*.c share.
  */
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "client.h"
+#include "clock.h"
 #include "commands.h"
 #include "db.h"
-#include "glob.h"
+#include "evict.h"
+#include "log.h"
 #include "mem.h"
 #include "resp.h"
 #include "state.h"
 
 /*
  * One row per command: name, arity, flags, handler, first key, last key,
- * key step, ACL categories, subcommands, parent. Arity counts the command
- * name; a negative arity -N means "at least N arguments". Flags and ACL
- * categories are those Redis 7 reports, so COMMAND INFO reads the same.
+ * key step, ACL categories, subcommands, parent, id (set at start).
+ * Arity counts the command name; a negative arity -N means "at least N
+ * arguments". Flags and ACL categories are those Redis 7.0 reports, so
+ * COMMAND INFO reads the same.
  */
-const struct command command_table[] = {
+struct command command_table[] = {
 	{ "get", 2, CMD_READONLY | CMD_FAST, cmd_get, 1, 1, 1,
-	  "@read @string @fast", NULL, NULL },
+	  "@read @string @fast", NULL, NULL, 0 },
 	{ "set", -3, CMD_WRITE | CMD_DENYOOM, cmd_set, 1, 1, 1,
-	  "@write @string @slow", NULL, NULL },
+	  "@write @string @slow", NULL, NULL, 0 },
 	{ "mget", -2, CMD_READONLY | CMD_FAST, cmd_mget, 1, -1, 1,
-	  "@read @string @fast", NULL, NULL },
+	  "@read @string @fast", NULL, NULL, 0 },
 	{ "mset", -3, CMD_WRITE | CMD_DENYOOM, cmd_mset, 1, -1, 2,
-	  "@write @string @slow", NULL, NULL },
+	  "@write @string @slow", NULL, NULL, 0 },
 	{ "getdel", 2, CMD_WRITE | CMD_FAST, cmd_getdel, 1, 1, 1,
-	  "@write @string @fast", NULL, NULL },
+	  "@write @string @fast", NULL, NULL, 0 },
 	{ "del", -2, CMD_WRITE, cmd_del, 1, -1, 1,
-	  "@keyspace @write @slow", NULL, NULL },
+	  "@keyspace @write @slow", NULL, NULL, 0 },
 	{ "exists", -2, CMD_READONLY | CMD_FAST, cmd_exists, 1, -1, 1,
-	  "@keyspace @read @fast", NULL, NULL },
+	  "@keyspace @read @fast", NULL, NULL, 0 },
 	{ "keys", 2, CMD_READONLY, cmd_keys, 0, 0, 0,
-	  "@keyspace @read @slow @dangerous", NULL, NULL },
+	  "@keyspace @read @slow @dangerous", NULL, NULL, 0 },
 	{ "dbsize", 1, CMD_READONLY | CMD_FAST, cmd_dbsize, 0, 0, 0,
-	  "@keyspace @read @fast", NULL, NULL },
+	  "@keyspace @read @fast", NULL, NULL, 0 },
 	{ "ping", -1, CMD_FAST | CMD_SENTINEL, cmd_ping, 0, 0, 0,
-	  "@fast @connection", NULL, NULL },
+	  "@fast @connection", NULL, NULL, 0 },
 	{ "echo", 2, CMD_LOADING | CMD_STALE | CMD_FAST, cmd_echo, 0, 0, 0,
-	  "@fast @connection", NULL, NULL },
+	  "@fast @connection", NULL, NULL, 0 },
 	{ "quit", -1, CMD_ALLOWBUSY | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE |
 	  CMD_FAST | CMD_NOAUTH, cmd_quit, 0, 0, 0,
-	  "@fast @connection", NULL, NULL },
+	  "@fast @connection", NULL, NULL, 0 },
 	{ "select", 2, CMD_LOADING | CMD_STALE | CMD_FAST, cmd_select, 0, 0, 0,
-	  "@fast @connection", NULL, NULL },
+	  "@fast @connection", NULL, NULL, 0 },
 	{ "flushdb", -1, CMD_WRITE, cmd_flushdb, 0, 0, 0,
-	  "@keyspace @write @slow @dangerous", NULL, NULL },
+	  "@keyspace @write @slow @dangerous", NULL, NULL, 0 },
 	{ "flushall", -1, CMD_WRITE, cmd_flushall, 0, 0, 0,
-	  "@keyspace @write @slow @dangerous", NULL, NULL },
+	  "@keyspace @write @slow @dangerous", NULL, NULL, 0 },
 	{ "shutdown", -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE |
 	  CMD_NOMULTI | CMD_SENTINEL | CMD_ALLOWBUSY, cmd_shutdown, 0, 0, 0,
-	  "@admin @slow @dangerous", NULL, NULL },
+	  "@admin @slow @dangerous", NULL, NULL, 0 },
 	{ "info", -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, cmd_info,
-	  0, 0, 0, "@slow @dangerous", NULL, NULL },
+	  0, 0, 0, "@slow @dangerous", NULL, NULL, 0 },
 	{ "command", -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, cmd_command,
-	  0, 0, 0, "@slow @connection", command_command_sub, NULL },
-	{ "config", -2, 0, NULL, 0, 0, 0, "@slow", command_config_sub, NULL },
+	  0, 0, 0, "@slow @connection", command_command_sub, NULL, 0 },
+	{ "config", -2, 0, NULL, 0, 0, 0, "@slow", command_config_sub, NULL,
+	  0 },
 	{ "client", -2, CMD_SENTINEL, NULL, 0, 0, 0, "@slow",
-	  command_client_sub, NULL },
+	  command_client_sub, NULL, 0 },
 	{ "auth", -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
 	  CMD_NOAUTH | CMD_ALLOWBUSY, cmd_auth, 0, 0, 0,
-	  "@fast @connection", NULL, NULL },
+	  "@fast @connection", NULL, NULL, 0 },
 	{ "hello", -1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
 	  CMD_NOAUTH | CMD_SENTINEL | CMD_ALLOWBUSY, cmd_hello, 0, 0, 0,
-	  "@fast @connection", NULL, NULL },
-	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL },
+	  "@fast @connection", NULL, NULL, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
 };
 
-/* ---- Lookup and dispatch ---- */
+/* ---- Lookup ---- */
+
+#define LOOKUP_SLOTS 512         /* open-addressing table of top-level
+                                  * commands: a power of two, at least
+                                  * four times the commands */
+#define LOOKUP_NAME_MAX 32       /* longer names are no command */
+
+static struct command *lookup_slots[LOOKUP_SLOTS];
+static int ncommands;            /* commands and subcommands */
+static pthread_once_t commands_once = PTHREAD_ONCE_INIT;
+
+/* FNV-1a over the name folded to lower case. */
+static unsigned
+lookup_hash(const char *name, size_t len)
+{
+	unsigned h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)tolower((unsigned char)name[i]);
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* Number every row and put the top-level ones into the lookup table. */
+static void
+commands_build(void)
+{
+	struct command *cmd, *sub;
+	unsigned i;
+
+	for (cmd = command_table; cmd->name != NULL; cmd++) {
+		cmd->id = ncommands++;
+		i = lookup_hash(cmd->name, strlen(cmd->name)) &
+		    (LOOKUP_SLOTS - 1);
+		while (lookup_slots[i] != NULL)
+			i = (i + 1) & (LOOKUP_SLOTS - 1);
+		lookup_slots[i] = cmd;
+		for (sub = cmd->sub; sub != NULL && sub->name != NULL; sub++)
+			sub->id = ncommands++;
+	}
+}
+
+void
+commands_init(void)
+{
+	pthread_once(&commands_once, commands_build);
+}
+
+int
+commands_count(void)
+{
+	commands_init();
+	return ncommands;
+}
+
+void
+commands_foreach(void (*fn)(const struct command *cmd, void *arg),
+    void *arg)
+{
+	const struct command *cmd, *sub;
+
+	for (cmd = command_table; cmd->name != NULL; cmd++) {
+		fn(cmd, arg);
+		for (sub = cmd->sub; sub != NULL && sub->name != NULL; sub++)
+			fn(sub, arg);
+	}
+}
+
+const struct command *
+command_lookup(const char *name, size_t len)
+{
+	const struct command *cmd;
+	unsigned i;
+
+	if (len == 0 || len > LOOKUP_NAME_MAX)
+		return NULL;
+	commands_init();
+	i = lookup_hash(name, len) & (LOOKUP_SLOTS - 1);
+	while ((cmd = lookup_slots[i]) != NULL) {
+		if (strlen(cmd->name) == len &&
+		    strncasecmp(cmd->name, name, len) == 0)
+			return cmd;
+		i = (i + 1) & (LOOKUP_SLOTS - 1);
+	}
+	return NULL;
+}
 
 const struct command *
 command_find(const struct command *table, const char *name, size_t len)
@@ -84,15 +182,36 @@ command_find(const struct command *table, const char *name, size_t len)
 
 	if (len == 0)
 		return NULL;
-	/* Names are lower-case letters: a first-byte check (folding ASCII
-	 * case with 0x20) rules out almost every row before strlen. */
+	if (table == command_table)
+		return command_lookup(name, len);
 	for (cmd = table; cmd->name != NULL; cmd++) {
-		if (cmd->name[0] == (name[0] | 0x20) &&
-		    strlen(cmd->name) == len &&
+		if (strlen(cmd->name) == len &&
 		    strncasecmp(cmd->name, name, len) == 0)
 			return cmd;
 	}
 	return NULL;
+}
+
+/*
+ * Find a command by its full name, any case: "get", or "config|get" for
+ * a subcommand. NULL if there is none (also for more than one '|', as in
+ * Redis).
+ */
+const struct command *
+command_lookup_full(const char *name, size_t len)
+{
+	const struct command *parent;
+	const char *bar = memchr(name, '|', len);
+	size_t plen;
+
+	if (bar == NULL)
+		return command_lookup(name, len);
+	plen = (size_t)(bar - name);
+	parent = command_lookup(name, plen);
+	if (parent == NULL || parent->sub == NULL ||
+	    memchr(bar + 1, '|', len - plen - 1) != NULL)
+		return NULL;
+	return command_find(parent->sub, bar + 1, len - plen - 1);
 }
 
 const char *
@@ -105,16 +224,53 @@ command_fullname(const struct command *cmd, char *buf)
 	return buf;
 }
 
-/* Length of an argument as a C string sees it (Redis formats error texts
- * with %s, which stops at the first NUL byte). */
-static int
-arg_cstrlen(const struct resp_arg *a)
-{
-	const char *nul = memchr(a->ptr, '\0', a->len);
-	size_t n = nul != NULL ? (size_t)(nul - a->ptr) : a->len;
+/* ---- Errors and statistics ---- */
 
-	return n > 0x7fffffff ? 0x7fffffff : (int)n;
+void
+command_count_error(struct server *srv, const char *msg, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	srv->stat_error_replies++;
+	while (n < len && msg[n] != ' ' && msg[n] != '\r')
+		n++;
+	if (n >= SERVER_ERRPREFIX_LEN)
+		n = SERVER_ERRPREFIX_LEN - 1;
+	for (i = 0; i < srv->nerrstats; i++)
+		if (strlen(srv->errstats[i].prefix) == n &&
+		    memcmp(srv->errstats[i].prefix, msg, n) == 0) {
+			srv->errstats[i].count++;
+			return;
+		}
+	if (srv->nerrstats == SERVER_ERRSTATS_MAX)
+		return;              /* Redis stops adding rows here too */
+	memcpy(srv->errstats[i].prefix, msg, n);
+	srv->errstats[i].prefix[n] = '\0';
+	srv->errstats[i].count = 1;
+	srv->nerrstats++;
 }
+
+/* If the reply c wrote since offset off is an error, count it; return
+ * 1 if it was one. */
+static int
+command_note_error(struct client *c, size_t off)
+{
+	if (c->reply.len <= off || c->reply.data[off] != '-')
+		return 0;
+	command_count_error(c->srv, c->reply.data + off + 1,
+	    c->reply.len - off - 1);
+	return 1;
+}
+
+void
+command_propagate(struct server *srv, int argc, const struct resp_arg *argv)
+{
+	if (srv->propagate != NULL)
+		srv->propagate(srv->propagate_arg, argc, argv);
+}
+
+/* ---- Dispatch ---- */
 
 /* Reply Redis's error for a command name nobody knows. */
 static void
@@ -157,15 +313,59 @@ reply_unknown_subcommand(struct client *c)
 	    sn > 128 ? 128 : sn, c->argv[1].ptr, upper);
 }
 
+/*
+ * "POST" and "Host:" are what a web page sends when it makes a browser
+ * talk to a server on localhost (cross-protocol scripting). Redis drops
+ * the connection at once, without a reply, and logs a warning at most
+ * once a minute; so do we.
+ */
+static int
+command_is_http(struct client *c)
+{
+	static long long logged_ms;
+	long long now;
+
+	if (!arg_is(&c->argv[0], "post") && !arg_is(&c->argv[0], "host:"))
+		return 0;
+	now = clock_mono_ms();
+	if (logged_ms == 0 || now - logged_ms > 60000) {
+		log_write(&c->srv->log, LL_WARNING, "Possible SECURITY ATTACK "
+		    "detected. It looks like somebody is sending POST or Host: "
+		    "commands to Redis. This is likely due to an attacker "
+		    "attempting to use Cross Protocol Scripting to compromise "
+		    "your Redis instance. Connection aborted.");
+		logged_ms = now;
+	}
+	c->flags |= CLIENT_CLOSE_ASAP;
+	return 1;
+}
+
+/* Refuse cmd before it runs: count it as rejected and the error. */
+static void
+command_reject(struct client *c, const struct command *cmd, size_t off)
+{
+	if (cmd != NULL)
+		c->srv->cmdstats[cmd->id].rejected++;
+	command_note_error(c, off);
+}
+
 void
 command_dispatch(struct client *c)
 {
+	struct server *srv = c->srv;
 	const struct command *cmd, *sub;
+	struct command_stats *st;
+	unsigned long long dirty;
+	size_t off = c->reply.len;
+	long long start;
 	char name[64];
 
-	cmd = command_find(command_table, c->argv[0].ptr, c->argv[0].len);
+	if (command_is_http(c))
+		return;
+	cmd = command_lookup(c->argv[0].ptr, c->argv[0].len);
 	if (cmd == NULL) {
 		reply_unknown_command(c);
+		command_reject(c, NULL, off);
 		return;
 	}
 	/* A container with arguments runs its subcommand; alone, it is
@@ -174,6 +374,7 @@ command_dispatch(struct client *c)
 		sub = command_find(cmd->sub, c->argv[1].ptr, c->argv[1].len);
 		if (sub == NULL) {
 			reply_unknown_subcommand(c);
+			command_reject(c, NULL, off);
 			return;
 		}
 		cmd = sub;
@@ -183,21 +384,45 @@ command_dispatch(struct client *c)
 		resp_add_errorf(&c->reply,
 		    "wrong number of arguments for '%s' command",
 		    command_fullname(cmd, name));
+		command_reject(c, cmd, off);
 		return;
 	}
 	if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
 		resp_add_errorf(&c->reply, "-NOAUTH Authentication required.");
+		command_reject(c, cmd, off);
 		return;
 	}
+	start = clock_wall_us();
+	srv->db.now = start / 1000;
+	/* Over maxmemory: evict first; a command that may add memory is
+	 * refused if nothing can go. */
+	if (srv->evictor.maxmemory != 0 &&
+	    evict_run(&srv->evictor, &srv->db, mem_used) == EVICT_FAIL &&
+	    (cmd->flags & CMD_DENYOOM)) {
+		resp_add_errorf(&c->reply, "-OOM command not allowed when used "
+		    "memory > 'maxmemory'.");
+		command_reject(c, cmd, off);
+		return;
+	}
+
 	c->lastcmd = cmd;
-	c->srv->stat_commands++;
+	srv->stat_commands++;
+	dirty = srv->db.dirty;
 	cmd->proc(c);
+	st = &srv->cmdstats[cmd->id];
+	st->calls++;
+	start = clock_wall_us() - start;
+	st->usec += (unsigned long long)(start > 0 ? start : 0);
+	if (command_note_error(c, off))
+		st->failed++;
+	/* The single write point: what changed the keyspace leaves here. */
+	if (srv->db.dirty != dirty && srv->propagate != NULL)
+		command_propagate(srv, c->argc, c->argv);
 }
 
 /* ---- Helpers ---- */
 
-/* Case-insensitive comparison of an argument with a literal. */
-static int
+int
 arg_is(const struct resp_arg *a, const char *word)
 {
 	size_t n = strlen(word);
@@ -205,224 +430,123 @@ arg_is(const struct resp_arg *a, const char *word)
 	return a->len == n && strncasecmp(a->ptr, word, n) == 0;
 }
 
-/* ---- Keyspace commands ---- */
-
-/* GET key */
-void
-cmd_get(struct client *c)
+int
+arg_cstrlen(const struct resp_arg *a)
 {
-	size_t vlen;
-	const char *v = db_get(&c->srv->db, c->argv[1].ptr, c->argv[1].len,
-	    &vlen);
+	const char *nul = memchr(a->ptr, '\0', a->len);
+	size_t n = nul != NULL ? (size_t)(nul - a->ptr) : a->len;
 
-	if (v == NULL)
-		resp_add_null(&c->reply);
-	else
-		resp_add_bulk(&c->reply, v, vlen);
+	return n > 0x7fffffff ? 0x7fffffff : (int)n;
+}
+
+int
+arg_ll(struct client *c, const struct resp_arg *a, long long *out)
+{
+	if (resp_str_to_ll(a->ptr, a->len, out))
+		return 0;
+	resp_add_error(&c->reply, "value is not an integer or out of range",
+	    39);
+	return -1;
 }
 
 /*
- * SET key value [NX | XX] [GET]
- * Expiry options (EX, PX, EXAT, PXAT, KEEPTTL) are not supported yet and
- * get an error naming the option.
+ * Redis's string2ld: the whole argument is a finite long double as
+ * strtold reads it, with no leading space, at most 5120 bytes
+ * (MAX_LONG_DOUBLE_CHARS). "inf" is accepted by strtold but refused
+ * here, as Redis refuses it (isnan/isinf checks).
  */
-void
-cmd_set(struct client *c)
+int
+arg_ld(struct client *c, const struct resp_arg *a, long double *out)
 {
-	struct db *db = &c->srv->db;
-	int nx = 0, xx = 0, get = 0, i;
-	const char *old;
-	size_t oldlen;
+	char buf[5121], *end;
+	long double v;
 
-	for (i = 3; i < c->argc; i++) {
-		const struct resp_arg *a = &c->argv[i];
-
-		if (arg_is(a, "nx") && !xx)
-			nx = 1;
-		else if (arg_is(a, "xx") && !nx)
-			xx = 1;
-		else if (arg_is(a, "get"))
-			get = 1;
-		else if (arg_is(a, "ex") || arg_is(a, "px") ||
-		    arg_is(a, "exat") || arg_is(a, "pxat") ||
-		    arg_is(a, "keepttl")) {
-			resp_add_errorf(&c->reply,
-			    "SET option '%.*s' is not supported: "
-			    "tiny-mp-cache has no key expiry yet",
-			    (int)a->len, a->ptr);
-			return;
-		} else {
-			resp_add_error(&c->reply, "syntax error", 12);
-			return;
-		}
-	}
-
-	if (nx || xx || get) {
-		int exists;
-
-		old = db_get(db, c->argv[1].ptr, c->argv[1].len, &oldlen);
-		exists = old != NULL;
-		if (get) {
-			if (old == NULL)
-				resp_add_null(&c->reply);
-			else
-				resp_add_bulk(&c->reply, old, oldlen);
-		}
-		if ((nx && exists) || (xx && !exists)) {
-			if (!get)
-				resp_add_null(&c->reply);
-			return;
-		}
-		db_set(db, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr,
-		    c->argv[2].len);
-		if (!get)
-			resp_add_ok(&c->reply);
-		return;
-	}
-	db_set(db, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr,
-	    c->argv[2].len);
-	resp_add_ok(&c->reply);
+	if (a->len == 0 || a->len >= sizeof(buf) ||
+	    isspace((unsigned char)a->ptr[0]))
+		goto bad;
+	memcpy(buf, a->ptr, a->len);
+	buf[a->len] = '\0';
+	errno = 0;
+	v = strtold(buf, &end);
+	if ((size_t)(end - buf) != a->len || isnan(v) || isinf(v) ||
+	    (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL ||
+	    v == 0)))
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	resp_add_error(&c->reply, "value is not a valid float", 26);
+	return -1;
 }
 
-/* MGET key [key ...]: an array of values, nil for missing keys. */
 void
-cmd_mget(struct client *c)
+reply_syntax_error(struct client *c)
 {
-	struct db *db = &c->srv->db;
-	size_t vlen;
-	const char *v;
-	int i;
-
-	resp_add_array_len(&c->reply, c->argc - 1);
-	for (i = 1; i < c->argc; i++) {
-		v = db_get(db, c->argv[i].ptr, c->argv[i].len, &vlen);
-		if (v == NULL)
-			resp_add_null(&c->reply);
-		else
-			resp_add_bulk(&c->reply, v, vlen);
-	}
+	resp_add_error(&c->reply, "syntax error", 12);
 }
 
-/* MSET key value [key value ...]: all set at once (no other command
- * runs in between). A missing value is an arity error, as in Redis. */
 void
-cmd_mset(struct client *c)
+reply_wrongtype(struct client *c)
 {
-	int i;
-
-	if (c->argc % 2 == 0) {
-		resp_add_errorf(&c->reply,
-		    "wrong number of arguments for '%s' command", "mset");
-		return;
-	}
-	for (i = 1; i < c->argc; i += 2)
-		db_set(&c->srv->db, c->argv[i].ptr, c->argv[i].len,
-		    c->argv[i + 1].ptr, c->argv[i + 1].len);
-	resp_add_ok(&c->reply);
+	resp_add_errorf(&c->reply, "-WRONGTYPE Operation against a key "
+	    "holding the wrong kind of value");
 }
 
-/* GETDEL key: the value goes to exactly one caller, since commands run
- * one at a time to completion. */
 void
-cmd_getdel(struct client *c)
-{
-	dict_entry *e = db_take(&c->srv->db, c->argv[1].ptr, c->argv[1].len);
-	const char *v;
-	size_t vlen;
-
-	if (e == NULL) {
-		resp_add_null(&c->reply);
-		return;
-	}
-	v = dict_entry_val(e, &vlen);
-	resp_add_bulk(&c->reply, v, vlen);
-	dict_entry_free(e);
-}
-
-/* DEL key [key ...] */
-void
-cmd_del(struct client *c)
+reply_help(struct client *c, const char *container, const char *const *lines)
 {
 	long long n = 0;
-	int i;
+	char title[128];
 
-	for (i = 1; i < c->argc; i++)
-		n += db_delete(&c->srv->db, c->argv[i].ptr, c->argv[i].len);
-	resp_add_int(&c->reply, n);
+	while (lines[n] != NULL)
+		n++;
+	resp_add_array_len(&c->reply, n + 3);
+	snprintf(title, sizeof(title),
+	    "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	    container);
+	resp_add_simple(&c->reply, title);
+	for (n = 0; lines[n] != NULL; n++)
+		resp_add_simple(&c->reply, lines[n]);
+	resp_add_simple(&c->reply, "HELP");
+	resp_add_simple(&c->reply, "    Prints this help.");
 }
 
-/* EXISTS key [key ...]: a key named twice counts twice, as in Redis. */
 void
-cmd_exists(struct client *c)
+buf_catf(struct resp_buf *b, const char *fmt, ...)
 {
-	long long n = 0;
-	int i;
+	va_list ap;
+	size_t room;
+	int n;
 
-	for (i = 1; i < c->argc; i++)
-		n += db_exists(&c->srv->db, c->argv[i].ptr, c->argv[i].len);
-	resp_add_int(&c->reply, n);
-}
-
-struct keys_ctx {
-	struct resp_buf *out;
-	long long n;
-};
-
-/* Add one matching key to the KEYS reply. */
-static void
-keys_add(const char *key, size_t klen, void *arg)
-{
-	struct keys_ctx *k = arg;
-
-	resp_add_bulk(k->out, key, klen);
-	k->n++;
-}
-
-/* KEYS pattern: the count is known only at the end, so the array header
- * is inserted in front of the elements afterwards. */
-void
-cmd_keys(struct client *c)
-{
-	struct keys_ctx k = { &c->reply, 0 };
-	size_t off = c->reply.len;
-
-	db_keys(&c->srv->db, c->argv[1].ptr, c->argv[1].len, keys_add, &k);
-	resp_insert_array_len(&c->reply, off, k.n);
-}
-
-/* DBSIZE */
-void
-cmd_dbsize(struct client *c)
-{
-	resp_add_int(&c->reply, (long long)db_size(&c->srv->db));
-}
-
-/* FLUSHDB / FLUSHALL [ASYNC | SYNC]: both run synchronously here. */
-static void
-flush_generic(struct client *c)
-{
-	if (c->argc > 2 || (c->argc == 2 && !arg_is(&c->argv[1], "sync") &&
-	    !arg_is(&c->argv[1], "async"))) {
-		resp_add_error(&c->reply, "syntax error", 12);
+	resp_buf_reserve(b, 256);
+	room = b->cap - b->len;
+	va_start(ap, fmt);
+	n = vsnprintf(b->data + b->len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0)
 		return;
+	if ((size_t)n >= room) {
+		resp_buf_reserve(b, (size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
 	}
-	db_flush(&c->srv->db);
-	resp_add_ok(&c->reply);
+	b->len += (size_t)n;
 }
 
-void
-cmd_flushdb(struct client *c)
+int
+lookup_typed(struct client *c, const struct resp_arg *key, int type,
+    int flags, dbkey **k)
 {
-	flush_generic(c);
+	*k = db_find(&c->srv->db, key->ptr, key->len, flags);
+	if (*k != NULL && db_key_type(*k) != type) {
+		reply_wrongtype(c);
+		return -1;
+	}
+	return 0;
 }
 
-void
-cmd_flushall(struct client *c)
-{
-	flush_generic(c);
-}
-
-/* ---- Connection commands ---- */
+/* ---- AUTH (shared by cmd_conn.c's AUTH and HELLO) ---- */
 
 /*
  * Compare a password with the configured one without stopping at the
@@ -449,7 +573,7 @@ int
 command_authenticate(struct client *c, const struct resp_arg *user,
     const struct resp_arg *pass)
 {
-	const char *want = c->srv->requirepass;
+	const char *want = c->srv->cfg.requirepass;
 	int user_ok = user == NULL || (user->len == 7 &&
 	    memcmp(user->ptr, "default", 7) == 0);
 
@@ -462,112 +586,4 @@ command_authenticate(struct client *c, const struct resp_arg *user,
 	resp_add_errorf(&c->reply, "-WRONGPASS invalid username-password pair "
 	    "or user is disabled.");
 	return -1;
-}
-
-/* AUTH [username] password */
-void
-cmd_auth(struct client *c)
-{
-	if (c->argc > 3) {
-		resp_add_error(&c->reply, "syntax error", 12);
-		return;
-	}
-	if (c->argc == 2 && c->srv->requirepass == NULL) {
-		resp_add_errorf(&c->reply, "AUTH <password> called without any "
-		    "password configured for the default user. Are you sure "
-		    "your configuration is correct?");
-		return;
-	}
-	if (command_authenticate(c, c->argc == 3 ? &c->argv[1] : NULL,
-	    &c->argv[c->argc - 1]) == 0)
-		resp_add_ok(&c->reply);
-}
-
-/* PING [message] */
-void
-cmd_ping(struct client *c)
-{
-	if (c->argc > 2) {
-		resp_add_errorf(&c->reply,
-		    "wrong number of arguments for '%s' command", "ping");
-		return;
-	}
-	if (c->argc == 1)
-		resp_add_simple(&c->reply, "PONG");
-	else
-		resp_add_bulk(&c->reply, c->argv[1].ptr, c->argv[1].len);
-}
-
-/* ECHO message */
-void
-cmd_echo(struct client *c)
-{
-	resp_add_bulk(&c->reply, c->argv[1].ptr, c->argv[1].len);
-}
-
-/* QUIT: reply, then close once the reply is written. */
-void
-cmd_quit(struct client *c)
-{
-	resp_add_ok(&c->reply);
-	c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-}
-
-/* SELECT index: only database 0 exists. */
-void
-cmd_select(struct client *c)
-{
-	long long idx;
-
-	if (!resp_str_to_ll(c->argv[1].ptr, c->argv[1].len, &idx) ||
-	    idx < -2147483648LL || idx > 2147483647LL) {
-		resp_add_error(&c->reply,
-		    "value is not an integer or out of range", 39);
-		return;
-	}
-	if (idx != 0) {
-		resp_add_error(&c->reply, "DB index is out of range", 24);
-		return;
-	}
-	resp_add_ok(&c->reply);
-}
-
-/*
- * SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
- * There is nothing to save, so SAVE and NOSAVE both stop the server; the
- * connection is closed without a reply, as Redis does.
- */
-void
-cmd_shutdown(struct client *c)
-{
-	int i, abort_flag = 0, save = 0, nosave = 0;
-
-	for (i = 1; i < c->argc; i++) {
-		if (arg_is(&c->argv[i], "nosave"))
-			nosave = 1;
-		else if (arg_is(&c->argv[i], "save"))
-			save = 1;
-		else if (arg_is(&c->argv[i], "now") ||
-		    arg_is(&c->argv[i], "force"))
-			continue;
-		else if (arg_is(&c->argv[i], "abort"))
-			abort_flag = 1;
-		else {
-			resp_add_error(&c->reply, "syntax error", 12);
-			return;
-		}
-	}
-	if ((abort_flag && c->argc != 2) || (save && nosave)) {
-		resp_add_error(&c->reply, "syntax error", 12);
-		return;
-	}
-	if (abort_flag) {
-		resp_add_error(&c->reply, "No shutdown in progress.", 24);
-		return;
-	}
-	server_log(c->srv, SERVER_LOG_WARNING,
-	    "User requested shutdown...");
-	c->srv->shutdown_asap = 1;
-	c->flags |= CLIENT_CLOSE_ASAP;
-	event_stop(c->srv->el);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The keyspace (see db.h): string keys to string values over dict, with
- * the keyspace_hits / keyspace_misses counters INFO reports.
+ * The keyspace (see db.h): two tables, lazy expiry on every lookup, the
+ * access clock, and the counters INFO reports.
  */
 #include "config.h"
 
@@ -14,6 +14,10 @@
 #include "db.h"
 #include "dict.h"
 #include "glob.h"
+#include "mem.h"
+#include "object.h"
+
+#define DB_BUCKET_BYTES 8          /* a table slot, for MEMORY USAGE */
 
 /* What db_keys hands its dict_foreach callback. */
 struct db_keys_ctx {
@@ -21,81 +25,375 @@ struct db_keys_ctx {
 	size_t		 plen;          /* its length */
 	size_t		 prefix;        /* literal prefix length (fast path) */
 	int		 fast;          /* 1: "prefix*", match with memcmp */
+	long long	 now;           /* keys expiring before are skipped */
 	void		(*fn)(const char *, size_t, void *);
 	void		*arg;           /* fn's argument */
 };
 
-/* Set up an empty keyspace with zeroed counters. */
+/* The table's free callback: release what the value owns. */
+static void
+db_free_value(dict_entry *e)
+{
+	uint32_t meta = dict_entry_meta(e);
+	size_t vlen;
+	char *v = dict_entry_val(e, &vlen);
+
+	obj_free_value(obj_meta_type(meta), obj_meta_encoding(meta), v, vlen);
+}
+
 void
 db_init(struct db *db)
 {
-	db->keys = dict_create();
-	db->hits = 0;
-	db->misses = 0;
+	memset(db, 0, sizeof(*db));
+	db->keys = dict_create(db_free_value);
+	db->expires = dict_create(db_free_value);
+	db->lfu_log_factor = 10;
+	db->lfu_decay_time = 1;
+	db->rng = 0x9e3779b97f4a7c15ULL;
 }
 
-/* Free the keyspace's table and everything in it. */
 void
 db_free(struct db *db)
 {
 	dict_free(db->keys);
-	db->keys = NULL;
+	dict_free(db->expires);
+	db->keys = db->expires = NULL;
 }
 
-/* Return key's value (and its length), counting a hit or a miss. */
-const char *
-db_get(struct db *db, const char *key, size_t klen, size_t *vlen)
+/* The table that holds k (by whether it has an expire time). */
+static dict *
+db_table_of(const struct db *db, const dbkey *k)
 {
-	dict_entry *e = dict_find(db->keys, key, klen);
+	return (dict_entry_meta(k) & DICT_META_EXPIRE) ? db->expires : db->keys;
+}
 
-	if (e == NULL) {
+/* 1 if an entry with expire time when is stale at db->now (Redis: a key
+ * lives through its expire millisecond and is gone after it). */
+static inline int
+db_stale(const struct db *db, long long when)
+{
+	return when >= 0 && db->now > when;
+}
+
+/* A new key's access clock. */
+static unsigned
+db_new_clock(const struct db *db)
+{
+	return db->lfu ? obj_lfu_new(db->now) : obj_lru_clock(db->now);
+}
+
+/* Update k's access clock for a use now. */
+static void
+db_touch(struct db *db, dbkey *k)
+{
+	uint32_t meta = dict_entry_meta(k);
+	unsigned c;
+
+	if (db->lfu)
+		c = obj_lfu_touch(obj_meta_clock(meta), db->now,
+		    db->lfu_log_factor, db->lfu_decay_time, &db->rng);
+	else
+		c = obj_lru_clock(db->now);
+	dict_entry_set_meta(k, obj_meta_with_clock(meta, c));
+}
+
+void
+db_remove(struct db *db, dbkey *k, enum db_removal why)
+{
+	dict *d = db_table_of(db, k);
+	size_t klen;
+	const char *key = dict_entry_key(k, &klen);
+	dict_entry *e;
+
+	if (db->on_remove != NULL)
+		db->on_remove(db->on_remove_arg, key, klen, why);
+	if (why == DB_REMOVED_EXPIRED)
+		db->expired++;
+	else
+		db->evicted++;
+	e = dict_unlink(d, key, klen);
+	if (e != NULL) {
+		db_free_value(e);
+		dict_entry_free(e);
+	}
+}
+
+int
+db_expire_if_due(struct db *db, dbkey *k)
+{
+	if (!db_stale(db, dict_entry_expire(k)))
+		return 0;
+	db_remove(db, k, DB_REMOVED_EXPIRED);
+	return 1;
+}
+
+/* Find key without counting or touching; stale keys are expired. */
+static dbkey *
+db_lookup(struct db *db, const char *key, size_t klen)
+{
+	dict_entry *e = NULL;
+	uint64_t h;
+
+	if (dict_size(db->keys) == 0 && dict_size(db->expires) == 0)
+		return NULL;
+	h = dict_key_hash(db->keys, key, klen);
+	if (dict_size(db->keys) != 0)
+		e = dict_find_h(db->keys, key, klen, h);
+	if (e == NULL && dict_size(db->expires) != 0) {
+		e = dict_find_h(db->expires, key, klen, h);
+		if (e != NULL && db_expire_if_due(db, e))
+			e = NULL;
+	}
+	return e;
+}
+
+dbkey *
+db_find(struct db *db, const char *key, size_t klen, int flags)
+{
+	dbkey *k = db_lookup(db, key, klen);
+
+	if (!(flags & DB_NOSTATS)) {
+		if (k == NULL)
+			db->misses++;
+		else
+			db->hits++;
+	}
+	if (k != NULL && !(flags & DB_NOTOUCH))
+		db_touch(db, k);
+	return k;
+}
+
+int
+db_key_type(const dbkey *k)
+{
+	return obj_meta_type(dict_entry_meta(k));
+}
+
+int
+db_key_encoding(const dbkey *k)
+{
+	return obj_meta_encoding(dict_entry_meta(k));
+}
+
+void
+db_key_set_encoding(dbkey *k, int enc)
+{
+	dict_entry_set_meta(k, obj_meta_with_encoding(dict_entry_meta(k), enc));
+}
+
+const char *
+db_key_name(const dbkey *k, size_t *len)
+{
+	return dict_entry_key(k, len);
+}
+
+char *
+db_key_value(const dbkey *k, size_t *len)
+{
+	return dict_entry_val(k, len);
+}
+
+long long
+db_key_expire(const dbkey *k)
+{
+	return dict_entry_expire(k);
+}
+
+unsigned
+db_key_clock(const dbkey *k)
+{
+	return obj_meta_clock(dict_entry_meta(k));
+}
+
+size_t
+db_key_memory(const dbkey *k)
+{
+	return dict_entry_size(k) + DB_BUCKET_BYTES;
+}
+
+/* Unlink k from its table and free the entry, with its value's
+ * belongings (free_value) or without (they moved elsewhere). */
+static void
+db_drop(struct db *db, dbkey *k, int free_value)
+{
+	size_t klen;
+	const char *key = dict_entry_key(k, &klen);
+	dict_entry *e = dict_unlink(db_table_of(db, k), key, klen);
+
+	if (e == NULL)
+		return;
+	if (free_value)
+		db_free_value(e);
+	dict_entry_free(e);
+}
+
+dbkey *
+db_set(struct db *db, const char *key, size_t klen, int type, int enc,
+    const void *val, size_t vlen, long long expire)
+{
+	dbkey *old = db_lookup(db, key, klen), *k;
+	uint32_t meta;
+	unsigned clock = db_new_clock(db);
+
+	if (expire == DB_EXPIRE_KEEP)
+		expire = old != NULL ? dict_entry_expire(old) : DB_EXPIRE_NONE;
+	if (old != NULL) {
+		/* LFU keeps the key's use count across overwrites (Redis). */
+		if (db->lfu)
+			clock = db_key_clock(old);
+		if ((dict_entry_expire(old) >= 0) == (expire >= 0)) {
+			/* Same table: replace the value in place. */
+			db_free_value(old);
+			k = dict_entry_set_val(db_table_of(db, old), old, val,
+			    vlen);
+			dict_entry_set_meta(k, obj_meta(type, enc, clock));
+			if (expire >= 0)
+				dict_entry_set_expire(k, expire);
+			db->dirty++;
+			return k;
+		}
+		db_drop(db, old, 1);
+	}
+	meta = obj_meta(type, enc, clock) | (expire >= 0 ? DICT_META_EXPIRE : 0);
+	k = dict_entry_new(key, klen, meta, expire, val, vlen);
+	dict_link(expire >= 0 ? db->expires : db->keys, k,
+	    dict_key_hash(db->keys, key, klen));
+	db->dirty++;
+	return k;
+}
+
+dbkey *
+db_resize(struct db *db, dbkey *k, const void *val, size_t vlen)
+{
+	db->dirty++;
+	return dict_entry_set_val(db_table_of(db, k), k, val, vlen);
+}
+
+/* Rebuild k in the other table, with an expire time (when >= 0) or
+ * without; the value's belongings move with it. */
+static dbkey *
+db_move(struct db *db, dbkey *k, long long when)
+{
+	uint32_t meta = dict_entry_meta(k) & ~DICT_META_EXPIRE;
+	size_t klen, vlen;
+	const char *key = dict_entry_key(k, &klen);
+	const char *val = dict_entry_val(k, &vlen);
+	dbkey *n;
+
+	if (when >= 0)
+		meta |= DICT_META_EXPIRE;
+	n = dict_entry_new(key, klen, meta, when, val, vlen);
+	db_drop(db, k, 0);
+	key = dict_entry_key(n, &klen);
+	dict_link(when >= 0 ? db->expires : db->keys, n,
+	    dict_key_hash(db->keys, key, klen));
+	return n;
+}
+
+dbkey *
+db_set_expire(struct db *db, dbkey *k, long long when)
+{
+	db->dirty++;
+	if (dict_entry_expire(k) >= 0) {
+		dict_entry_set_expire(k, when);
+		return k;
+	}
+	return db_move(db, k, when);
+}
+
+dbkey *
+db_persist(struct db *db, dbkey *k)
+{
+	if (dict_entry_expire(k) < 0)
+		return k;
+	db->dirty++;
+	return db_move(db, k, DB_EXPIRE_NONE);
+}
+
+int
+db_delete(struct db *db, const char *key, size_t klen)
+{
+	dbkey *k = db_lookup(db, key, klen);
+
+	if (k == NULL)
+		return 0;
+	db_drop(db, k, 1);
+	db->dirty++;
+	return 1;
+}
+
+dbkey *
+db_take(struct db *db, const char *key, size_t klen, int type,
+    int *wrongtype)
+{
+	dbkey *k = db_lookup(db, key, klen);
+	dict_entry *e;
+
+	*wrongtype = 0;
+	if (k == NULL) {
 		db->misses++;
 		return NULL;
 	}
 	db->hits++;
-	return dict_entry_val(e, vlen);
-}
-
-/* Set key to val; return 1 if the key is new, 0 if replaced. */
-int
-db_set(struct db *db, const char *key, size_t klen, const char *val,
-    size_t vlen)
-{
-	return dict_set(db->keys, key, klen, val, vlen);
-}
-
-/* Unlink key's entry for the caller, counting a hit or a miss. */
-dict_entry *
-db_take(struct db *db, const char *key, size_t klen)
-{
-	dict_entry *e = dict_unlink(db->keys, key, klen);
-
-	if (e == NULL)
-		db->misses++;
-	else
-		db->hits++;
+	if (db_key_type(k) != type) {
+		*wrongtype = 1;
+		return NULL;
+	}
+	db->dirty++;
+	e = dict_unlink(db_table_of(db, k), key, klen);
 	return e;
 }
 
-/* Delete key; return 1 if it existed, else 0 (no counting). */
-int
-db_delete(struct db *db, const char *key, size_t klen)
+void
+db_key_free(dbkey *k)
 {
-	return dict_delete(db->keys, key, klen);
+	if (k == NULL)
+		return;
+	db_free_value(k);
+	dict_entry_free(k);
 }
 
-/* Return 1 if key exists, else 0 (no counting). */
 int
-db_exists(struct db *db, const char *key, size_t klen)
+db_rename(struct db *db, const char *src, size_t slen, const char *dst,
+    size_t dlen, int nx)
 {
-	return dict_find(db->keys, key, klen) != NULL;
+	dbkey *s = db_lookup(db, src, slen), *n;
+	uint32_t meta;
+	long long when;
+	size_t vlen;
+	const char *val;
+
+	if (s == NULL)
+		return -1;
+	if (slen == dlen && memcmp(src, dst, slen) == 0)
+		return nx ? 0 : 1;
+	if (db_lookup(db, dst, dlen) != NULL) {
+		if (nx)
+			return 0;
+		db_delete(db, dst, dlen);
+		/* The delete may have moved s's table around, not s. */
+	}
+	meta = dict_entry_meta(s);
+	when = dict_entry_expire(s);
+	val = dict_entry_val(s, &vlen);
+	n = dict_entry_new(dst, dlen, meta, when, val, vlen);
+	db_drop(db, s, 0);
+	dict_link(when >= 0 ? db->expires : db->keys, n,
+	    dict_key_hash(db->keys, dst, dlen));
+	db->dirty++;
+	return 1;
 }
 
-/* Return the number of keys. */
 size_t
 db_size(const struct db *db)
 {
-	return dict_size(db->keys);
+	return dict_size(db->keys) + dict_size(db->expires);
+}
+
+size_t
+db_expires_size(const struct db *db)
+{
+	return dict_size(db->expires);
 }
 
 /* Empty the keyspace; the hit and miss counters stay, as in Redis, where
@@ -103,7 +401,9 @@ db_size(const struct db *db)
 void
 db_flush(struct db *db)
 {
+	db->dirty += db_size(db);
 	dict_clear(db->keys);
+	dict_clear(db->expires);
 #ifdef HAVE_MALLOC_TRIM
 	/* Every entry just went back to malloc at once, as small chunks it
 	 * keeps for reuse; hand the pages back to the OS so RSS falls. */
@@ -111,14 +411,17 @@ db_flush(struct db *db)
 #endif
 }
 
-/* Report e's key to the caller's fn if it matches the pattern. */
+/* Report e's key to the caller's fn if it is live and matches. */
 static int
 db_keys_visit(const dict_entry *e, void *arg)
 {
 	struct db_keys_ctx *ctx = arg;
 	size_t klen;
 	const char *key = dict_entry_key(e, &klen);
+	long long when = dict_entry_expire(e);
 
+	if (when >= 0 && ctx->now > when)
+		return 0;
 	if (ctx->fast) {
 		if (klen < ctx->prefix || (ctx->prefix != 0 &&
 		    memcmp(key, ctx->pat, ctx->prefix) != 0))
@@ -130,9 +433,10 @@ db_keys_visit(const dict_entry *e, void *arg)
 }
 
 /*
- * Call fn for every key matching pat. "prefix*" (and "*" alone, which like
- * Redis's KEYS * also matches the empty key) is matched with memcmp;
- * anything else goes through glob_match. fn must not change the keyspace.
+ * Call fn for every live key matching pat. "prefix*" (and "*" alone,
+ * which like Redis's KEYS * also matches the empty key) is matched with
+ * memcmp; anything else goes through glob_match. Stale keys are skipped,
+ * not removed (fn must not change the keyspace).
  */
 void
 db_keys(struct db *db, const char *pat, size_t plen,
@@ -144,9 +448,64 @@ db_keys(struct db *db, const char *pat, size_t plen,
 	ctx.plen = plen;
 	ctx.prefix = 0;
 	ctx.fast = glob_is_prefix(pat, plen, &ctx.prefix);
+	ctx.now = db->now;
 	ctx.fn = fn;
 	ctx.arg = arg;
 	dict_foreach(db->keys, db_keys_visit, &ctx);
+	dict_foreach(db->expires, db_keys_visit, &ctx);
+}
+
+/* What db_scan hands dict_scan's callback. */
+struct db_scan_ctx {
+	long long now;
+	void (*fn)(const dbkey *k, void *arg);
+	void *arg;
+};
+
+static void
+db_scan_visit(const dict_entry *e, void *arg)
+{
+	struct db_scan_ctx *ctx = arg;
+	long long when = dict_entry_expire(e);
+
+	if (when >= 0 && ctx->now > when)
+		return;
+	ctx->fn(e, ctx->arg);
+}
+
+size_t
+db_scan(struct db *db, size_t cursor, void (*fn)(const dbkey *k, void *arg),
+    void *arg)
+{
+	dict *ds[2] = { db->keys, db->expires };
+	struct db_scan_ctx ctx = { db->now, fn, arg };
+
+	return dict_scan(ds, 2, cursor, db_scan_visit, &ctx);
+}
+
+dbkey *
+db_random(struct db *db)
+{
+	dbkey *k;
+	size_t n;
+
+	for (;;) {
+		n = db_size(db);
+		if (n == 0)
+			return NULL;
+		if ((size_t)(dict_rand(&db->rng) % n) < dict_size(db->keys))
+			return dict_random(db->keys, &db->rng);
+		k = dict_random(db->expires, &db->rng);
+		/* Each stale key met is removed, so this ends. */
+		if (!db_expire_if_due(db, k))
+			return k;
+	}
+}
+
+size_t
+db_memory(const struct db *db)
+{
+	return dict_mem(db->keys) + dict_mem(db->expires);
 }
 
 /* Spend about ms milliseconds of idle time on rehashing. */
@@ -154,4 +513,5 @@ void
 db_cron(struct db *db, int ms)
 {
 	dict_rehash_ms(db->keys, ms);
+	dict_rehash_ms(db->expires, ms);
 }

@@ -26,12 +26,22 @@
  * single allocation with no stored hash and no separate key or value
  * objects:
  *
- *	next pointer | varint klen | key bytes | varint vlen | value bytes
+ *	next | meta (4) | [expire (8)] | varint klen | key | varint vlen | value
  *
- * The value's length sits after the key so that replacing a value only
- * reallocates the tail: the key never moves within the entry. For a key
- * like "key:123456" with a 32-byte value that is 8 + 1 + 10 + 1 + 32 = 52
- * bytes, one 64-byte glibc chunk.
+ * The meta word belongs to the caller (the keyspace keeps the value's
+ * type, encoding and access clock there) except for DICT_META_EXPIRE,
+ * which says the 8-byte expire time is present: a key without a TTL does
+ * not pay for one. The value's length sits after the key so that
+ * replacing a value only reallocates the tail: the key never moves within
+ * the entry. For a key like "key:123456" with a 32-byte value that is
+ * 8 + 4 + 1 + 10 + 1 + 32 = 56 bytes, one 64-byte glibc chunk; with an
+ * expire time, 64 bytes, one 80-byte chunk.
+ *
+ * Scanning. dict_scan() walks a cursor in reverse-binary order over the
+ * smallest table present and, in every larger table, over all the
+ * buckets that expand that position (Redis's dictScan, for any number of
+ * tables), so it keeps SCAN's guarantee across resizes and across dicts
+ * that share a hash seed.
  */
 
 #define DICT_MIN_SIZE 4           /* smallest table, as in Redis */
@@ -41,8 +51,13 @@
 
 struct dict_entry {
 	dict_entry	*next;            /* chain within one bucket */
-	unsigned char	 data[];          /* klen, key, vlen, value (above) */
+	uint32_t	 meta;            /* caller's bits + DICT_META_EXPIRE */
+	unsigned char	 data[];          /* [expire], klen, key, vlen, value */
 };
+
+/* Bytes before data: the flexible array starts at its offset, which may
+ * be less than sizeof(struct dict_entry) (padding is not allocated). */
+#define DICT_HDR offsetof(struct dict_entry, data)
 
 struct dict_table {
 	dict_entry	**slots;          /* bucket heads; NULL if size is 0 */
@@ -55,6 +70,7 @@ struct dict {
 	size_t		  rehash_idx;     /* next t[0] slot to move */
 	size_t		  entry_bytes;    /* usable bytes of every entry */
 	uint64_t	  k0, k1;         /* hash key, fixed at creation */
+	dict_free_proc	 *on_free;        /* called on entries freed here */
 };
 
 /* The default key until dict_set_hash_seed() runs (arbitrary constants). */
@@ -182,32 +198,48 @@ dict_varint_get(const unsigned char *p, size_t *v)
 	return n;
 }
 
+/* Offset in data of the key's varint (past the expire time, if any). */
+static inline size_t
+dict_entry_key_off(const dict_entry *e)
+{
+	return (e->meta & DICT_META_EXPIRE) ? 8 : 0;
+}
+
 /* Offset in data of the value's varint (just past the key). */
 static size_t
 dict_entry_val_off(const dict_entry *e)
 {
-	size_t klen, n = dict_varint_get(e->data, &klen);
+	size_t off = dict_entry_key_off(e), klen;
 
-	return n + klen;
+	off += dict_varint_get(e->data + off, &klen);
+	return off + klen;
 }
 
-/* Make a new entry holding copies of key and val; next is left NULL. */
-static dict_entry *
-dict_entry_new(const void *key, size_t klen, const void *val, size_t vlen)
+dict_entry *
+dict_entry_new(const void *key, size_t klen, uint32_t meta,
+    long long expire, const void *val, size_t vlen)
 {
+	size_t xn = (meta & DICT_META_EXPIRE) ? 8 : 0;
 	size_t kn = dict_varint_len(klen), vn = dict_varint_len(vlen);
 	dict_entry *e;
 	unsigned char *p;
 
-	e = mem_alloc(sizeof *e + kn + klen + vn + vlen);
+	e = mem_alloc(DICT_HDR + xn + kn + klen + vn + vlen);
 	e->next = NULL;
+	e->meta = meta;
 	p = e->data;
+	if (xn != 0) {
+		int64_t when = expire;
+
+		memcpy(p, &when, 8);
+		p += 8;
+	}
 	p += dict_varint_put(p, klen);
 	if (klen != 0)
 		memcpy(p, key, klen);
 	p += klen;
 	p += dict_varint_put(p, vlen);
-	if (vlen != 0)
+	if (vlen != 0 && val != NULL)
 		memcpy(p, val, vlen);
 	return e;
 }
@@ -217,8 +249,9 @@ static inline int
 dict_entry_is(const dict_entry *e, const void *key, size_t klen)
 {
 	size_t n;
-	const unsigned char *p = e->data + dict_varint_get(e->data, &n);
+	const unsigned char *p = e->data + dict_entry_key_off(e);
 
+	p += dict_varint_get(p, &n);
 	return n == klen && (klen == 0 || memcmp(p, key, klen) == 0);
 }
 
@@ -226,31 +259,75 @@ dict_entry_is(const dict_entry *e, const void *key, size_t klen)
 static uint64_t
 dict_entry_hash(const dict *d, const dict_entry *e)
 {
-	size_t klen, n = dict_varint_get(e->data, &klen);
+	size_t klen;
+	const unsigned char *p = e->data + dict_entry_key_off(e);
 
-	return dict_siphash13(d->k0, d->k1, e->data + n, klen);
+	p += dict_varint_get(p, &klen);
+	return dict_siphash13(d->k0, d->k1, p, klen);
 }
 
-/* Free an entry the caller got from dict_unlink(). */
+/* Free an entry that is in no dict. */
 void
 dict_entry_free(dict_entry *e)
 {
 	mem_free(e);
 }
 
+/* Free an entry the dict held, through its free callback. */
+static void
+dict_entry_release(dict *d, dict_entry *e)
+{
+	if (d->on_free != NULL)
+		d->on_free(e);
+	mem_free(e);
+}
+
+uint32_t
+dict_entry_meta(const dict_entry *e)
+{
+	return e->meta;
+}
+
+void
+dict_entry_set_meta(dict_entry *e, uint32_t meta)
+{
+	e->meta = (meta & ~DICT_META_EXPIRE) | (e->meta & DICT_META_EXPIRE);
+}
+
+long long
+dict_entry_expire(const dict_entry *e)
+{
+	int64_t when;
+
+	if (!(e->meta & DICT_META_EXPIRE))
+		return -1;
+	memcpy(&when, e->data, 8);
+	return when;
+}
+
+void
+dict_entry_set_expire(dict_entry *e, long long when)
+{
+	int64_t w = when;
+
+	if (e->meta & DICT_META_EXPIRE)
+		memcpy(e->data, &w, 8);
+}
+
 /* Return e's key and store its length in *len (if len is not NULL). */
 const char *
 dict_entry_key(const dict_entry *e, size_t *len)
 {
-	size_t klen, n = dict_varint_get(e->data, &klen);
+	const unsigned char *p = e->data + dict_entry_key_off(e);
+	size_t klen, n = dict_varint_get(p, &klen);
 
 	if (len != NULL)
 		*len = klen;
-	return (const char *)e->data + n;
+	return (const char *)p + n;
 }
 
 /* Return e's value and store its length in *len (if len is not NULL). */
-const char *
+char *
 dict_entry_val(const dict_entry *e, size_t *len)
 {
 	const unsigned char *p = e->data + dict_entry_val_off(e);
@@ -258,7 +335,7 @@ dict_entry_val(const dict_entry *e, size_t *len)
 
 	if (len != NULL)
 		*len = vlen;
-	return (const char *)p + n;
+	return (char *)(uintptr_t)(p + n);
 }
 
 /* Return the bytes the allocator holds for e. */
@@ -444,7 +521,7 @@ dict_lookup(dict *d, const void *key, size_t klen, uint64_t h, int *tab)
 }
 
 /* The hash of key under d's hash key. */
-static inline uint64_t
+uint64_t
 dict_key_hash(const dict *d, const void *key, size_t klen)
 {
 	return dict_siphash13(d->k0, d->k1, key, klen);
@@ -454,13 +531,14 @@ dict_key_hash(const dict *d, const void *key, size_t klen)
 
 /* Make an empty dict (no table until the first insert). */
 dict *
-dict_create(void)
+dict_create(dict_free_proc *on_free)
 {
 	dict *d = mem_calloc(1, sizeof *d);
 
 	d->rehash_idx = DICT_IDLE;
 	d->k0 = dict_seed_k0;
 	d->k1 = dict_seed_k1;
+	d->on_free = on_free;
 	return d;
 }
 
@@ -476,7 +554,7 @@ dict_clear(dict *d)
 		for (i = 0; i < d->t[t].size; i++) {
 			for (e = d->t[t].slots[i]; e != NULL; e = next) {
 				next = e->next;
-				mem_free(e);
+				dict_entry_release(d, e);
 			}
 		}
 		mem_free(d->t[t].slots);
@@ -519,7 +597,7 @@ dict_is_rehashing(const dict *d)
 
 /* Return key's entry or NULL, after one rehash step. */
 dict_entry *
-dict_find(dict *d, const void *key, size_t klen)
+dict_find_h(dict *d, const void *key, size_t klen, uint64_t h)
 {
 	dict_entry **link;
 	int tab;
@@ -527,41 +605,90 @@ dict_find(dict *d, const void *key, size_t klen)
 	dict_step(d);
 	if (dict_size(d) == 0)
 		return NULL;
-	link = dict_lookup(d, key, klen, dict_key_hash(d, key, klen), &tab);
+	link = dict_lookup(d, key, klen, h, &tab);
 	return link != NULL ? *link : NULL;
 }
 
-/*
- * Replace the value of the entry *link points at, reallocating it in place
- * (the key stays where it is) and relinking it. If val points into the
- * entry itself, a fresh entry is built first so the source stays valid.
- */
-static void
-dict_replace(dict *d, dict_entry **link, const void *val, size_t vlen)
+dict_entry *
+dict_find(dict *d, const void *key, size_t klen)
 {
-	dict_entry *e = *link, *n;
-	size_t off = dict_entry_val_off(e), old = mem_usable(e);
-	size_t size = sizeof *e + off + dict_varint_len(vlen) + vlen;
-	uintptr_t v = (uintptr_t)val, lo = (uintptr_t)e;
+	if (dict_size(d) == 0)
+		return NULL;
+	return dict_find_h(d, key, klen, dict_key_hash(d, key, klen));
+}
+
+/* Put e at the head of its bucket (growing first if due). */
+void
+dict_link(dict *d, dict_entry *e, uint64_t h)
+{
+	struct dict_table *t;
+	dict_entry **link;
+
+	dict_step(d);
+	dict_grow_if_needed(d);
+	t = dict_rehashing(d) ? &d->t[1] : &d->t[0];
+	link = &t->slots[h & (t->size - 1)];
+	e->next = *link;
+	*link = e;
+	t->used++;
+	d->entry_bytes += mem_usable(e);
+}
+
+/* The link that points at e (which is in d), found through its key. */
+static dict_entry **
+dict_link_of(dict *d, const dict_entry *e)
+{
+	uint64_t h = dict_entry_hash(d, e);
+	dict_entry **link;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (d->t[i].size == 0)
+			continue;
+		link = &d->t[i].slots[h & (d->t[i].size - 1)];
+		for (; *link != NULL; link = &(*link)->next)
+			if (*link == e)
+				return link;
+	}
+	return NULL;
+}
+
+dict_entry *
+dict_entry_set_val(dict *d, dict_entry *e, const void *val, size_t vlen)
+{
+	dict_entry **link = dict_link_of(d, e), *n;
+	size_t off = dict_entry_val_off(e), old = mem_usable(e), oldv;
+	size_t size = DICT_HDR + off + dict_varint_len(vlen) + vlen;
+	size_t on = dict_varint_get(e->data + off, &oldv);
 	unsigned char *p;
 
-	if (vlen != 0 && v >= lo && v < lo + old) {
+	/* A new entry when the source lies inside e or the value's varint
+	 * changes size (the kept bytes would move); otherwise in place. */
+	if ((val != NULL && vlen != 0 &&
+	    (uintptr_t)val >= (uintptr_t)e &&
+	    (uintptr_t)val < (uintptr_t)e + old) ||
+	    (val == NULL && dict_varint_len(vlen) != on)) {
 		n = mem_alloc(size);
-		memcpy(n, e, sizeof *e + off);
+		memcpy(n, e, DICT_HDR + off);
 		p = n->data + off;
 		p += dict_varint_put(p, vlen);
-		memcpy(p, val, vlen);
+		if (val != NULL)
+			memcpy(p, val, vlen);
+		else
+			memcpy(p, e->data + off + on, oldv < vlen ? oldv : vlen);
 		mem_free(e);
 		e = n;
 	} else {
 		e = mem_realloc(e, size);
 		p = e->data + off;
 		p += dict_varint_put(p, vlen);
-		if (vlen != 0)
+		if (val != NULL && vlen != 0)
 			memcpy(p, val, vlen);
 	}
-	*link = e;
+	if (link != NULL)
+		*link = e;
 	d->entry_bytes = d->entry_bytes - old + mem_usable(e);
+	return e;
 }
 
 /* Insert key or replace its value (1 if new, 0 if replaced). */
@@ -569,32 +696,20 @@ int
 dict_set(dict *d, const void *key, size_t klen, const void *val,
     size_t vlen)
 {
-	struct dict_table *t;
-	dict_entry **link, *e;
-	uint64_t h;
-	int tab;
+	uint64_t h = dict_key_hash(d, key, klen);
+	dict_entry *e = dict_find_h(d, key, klen, h);
 
-	dict_step(d);
-	h = dict_key_hash(d, key, klen);
-	link = dict_lookup(d, key, klen, h, &tab);
-	if (link != NULL) {
-		dict_replace(d, link, val, vlen);
+	if (e != NULL) {
+		dict_entry_set_val(d, e, val, vlen);
 		return 0;
 	}
-	dict_grow_if_needed(d);
-	t = dict_rehashing(d) ? &d->t[1] : &d->t[0];
-	e = dict_entry_new(key, klen, val, vlen);
-	link = &t->slots[h & (t->size - 1)];
-	e->next = *link;
-	*link = e;
-	t->used++;
-	d->entry_bytes += mem_usable(e);
+	dict_link(d, dict_entry_new(key, klen, 0, 0, val, vlen), h);
 	return 1;
 }
 
 /* Detach key's entry and hand it to the caller, or return NULL. */
 dict_entry *
-dict_unlink(dict *d, const void *key, size_t klen)
+dict_unlink_h(dict *d, const void *key, size_t klen, uint64_t h)
 {
 	dict_entry **link, *e;
 	int tab;
@@ -602,7 +717,7 @@ dict_unlink(dict *d, const void *key, size_t klen)
 	dict_step(d);
 	if (dict_size(d) == 0)
 		return NULL;
-	link = dict_lookup(d, key, klen, dict_key_hash(d, key, klen), &tab);
+	link = dict_lookup(d, key, klen, h, &tab);
 	if (link == NULL)
 		return NULL;
 	e = *link;
@@ -614,6 +729,14 @@ dict_unlink(dict *d, const void *key, size_t klen)
 	return e;
 }
 
+dict_entry *
+dict_unlink(dict *d, const void *key, size_t klen)
+{
+	if (dict_size(d) == 0)
+		return NULL;
+	return dict_unlink_h(d, key, klen, dict_key_hash(d, key, klen));
+}
+
 /* Delete key; return 1 if it existed, else 0. */
 int
 dict_delete(dict *d, const void *key, size_t klen)
@@ -622,7 +745,7 @@ dict_delete(dict *d, const void *key, size_t klen)
 
 	if (e == NULL)
 		return 0;
-	mem_free(e);
+	dict_entry_release(d, e);
 	return 1;
 }
 
@@ -643,6 +766,133 @@ dict_foreach(dict *d, int (*fn)(const dict_entry *e, void *arg), void *arg)
 			}
 		}
 	}
+}
+
+/* ---- Scanning and sampling ---- */
+
+/* v with its bits in reverse order. */
+static size_t
+dict_rev(size_t v)
+{
+	size_t s = sizeof(v) * 8, mask = ~(size_t)0;
+
+	while ((s >>= 1) > 0) {
+		mask ^= mask << s;
+		v = ((v >> s) & mask) | ((v << s) & ~mask);
+	}
+	return v;
+}
+
+size_t
+dict_scan(dict *const *ds, int n, size_t v,
+    void (*fn)(const dict_entry *e, void *arg), void *arg)
+{
+	const struct dict_table *t[8];
+	const dict_entry *e;
+	size_t m0 = SIZE_MAX, b;
+	int nt = 0, i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < 2 && nt < 8; j++)
+			if (ds[i]->t[j].size != 0 && ds[i]->t[j].used != 0) {
+				t[nt++] = &ds[i]->t[j];
+				if (ds[i]->t[j].size - 1 < m0)
+					m0 = ds[i]->t[j].size - 1;
+			}
+	if (nt == 0)
+		return 0;
+	/* Every bucket whose low bits are the cursor's, in every table. */
+	for (i = 0; i < nt; i++)
+		for (b = v & m0; b < t[i]->size; b += m0 + 1)
+			for (e = t[i]->slots[b]; e != NULL; e = e->next)
+				fn(e, arg);
+	/* Increment the cursor's reversed low bits. */
+	v |= ~m0;
+	v = dict_rev(v);
+	v++;
+	return dict_rev(v);
+}
+
+uint64_t
+dict_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+unsigned
+dict_sample(dict *d, dict_entry **out, unsigned count, uint64_t *rng)
+{
+	size_t mask, i, steps, empty = 0;
+	unsigned got = 0;
+	dict_entry *e;
+	int j;
+
+	if (dict_size(d) == 0 || count == 0)
+		return 0;
+	if (count > dict_size(d))
+		count = (unsigned)dict_size(d);
+	dict_step(d);
+	mask = d->t[0].size - 1;
+	if (dict_rehashing(d) && d->t[1].size - 1 > mask)
+		mask = d->t[1].size - 1;
+	steps = (size_t)count * 10;
+	i = (size_t)dict_rand(rng) & mask;
+	while (got < count && steps-- > 0) {
+		for (j = 0; j < (dict_rehashing(d) ? 2 : 1); j++) {
+			/* t[0] below rehash_idx is already empty. */
+			if (j == 0 && dict_rehashing(d) && i < d->rehash_idx)
+				continue;
+			if (i >= d->t[j].size)
+				continue;
+			e = d->t[j].slots[i];
+			if (e == NULL) {
+				/* A long empty run: jump elsewhere. */
+				if (++empty >= 5 && empty > count) {
+					i = (size_t)dict_rand(rng) & mask;
+					empty = 0;
+				}
+				continue;
+			}
+			empty = 0;
+			for (; e != NULL && got < count; e = e->next)
+				out[got++] = e;
+		}
+		i = (i + 1) & mask;
+	}
+	return got;
+}
+
+dict_entry *
+dict_random(dict *d, uint64_t *rng)
+{
+	dict_entry *e, *head = NULL;
+	size_t i, len;
+
+	if (dict_size(d) == 0)
+		return NULL;
+	dict_step(d);
+	while (head == NULL) {
+		if (dict_rehashing(d)) {
+			/* Slots of t[0] below rehash_idx are empty. */
+			size_t span = d->t[0].size + d->t[1].size - d->rehash_idx;
+
+			i = d->rehash_idx + (size_t)(dict_rand(rng) % span);
+			head = i >= d->t[0].size ?
+			    d->t[1].slots[i - d->t[0].size] : d->t[0].slots[i];
+		} else
+			head = d->t[0].slots[dict_rand(rng) & (d->t[0].size - 1)];
+	}
+	for (len = 0, e = head; e != NULL; e = e->next)
+		len++;
+	for (i = (size_t)(dict_rand(rng) % len); i > 0; i--)
+		head = head->next;
+	return head;
 }
 
 /* Return the bytes held by the tables and the entries. */

@@ -73,6 +73,9 @@ struct event_loop {
 	unsigned long long round;       /* event_process calls so far */
 	int in_timers;                  /* inside the timer pass */
 	int stop;                       /* event_stop was called */
+	event_before_sleep_proc *before_sleep; /* or NULL */
+	void *before_sleep_data;
+
 	/* Busy polling (event_set_busy_poll). */
 	long busy_us;                   /* spin budget; 0: off */
 	int hot;                        /* the last poll found fds ready */
@@ -507,6 +510,14 @@ event_set_busy_poll(event_loop *el, long usec)
 	el->busy_skip = 0;
 }
 
+void
+event_set_before_sleep(event_loop *el, event_before_sleep_proc *proc,
+    void *data)
+{
+	el->before_sleep = proc;
+	el->before_sleep_data = data;
+}
+
 /* Zero the counters event_busy_poll_stats reports. */
 void
 event_busy_poll_stats_reset(event_loop *el)
@@ -541,6 +552,8 @@ event_process(event_loop *el)
 	struct event_fd *fe;
 	int n, i, fd, mask, handled = 0, timeout;
 
+	if (el->before_sleep != NULL)
+		el->before_sleep(el, el->before_sleep_data);
 	timeout = el->stop ? 0 : event_timeout_ms(el);
 	n = 0;
 	if (timeout != 0 && el->hot && el->busy_us > 0) {

@@ -82,6 +82,13 @@ void event_busy_poll_stats(const event_loop *el, unsigned long long *hits,
     unsigned long long *misses);
 void event_busy_poll_stats_reset(event_loop *el);
 
+/* Called at the start of every round, before the loop may sleep: work
+ * that must happen before waiting (serving clients whose keys became
+ * ready, writing the append-only file, a fast expiry pass). */
+typedef void event_before_sleep_proc(event_loop *el, void *data);
+void event_set_before_sleep(event_loop *el, event_before_sleep_proc *proc,
+    void *data);
+
 /* Run event_process until event_stop; 0, or -1 on a backend failure. */
 int event_run(event_loop *el);
 /* Make event_run return after the current round (loop thread only). */

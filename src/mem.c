@@ -18,6 +18,12 @@
 /* Relaxed atomics: the server thread does almost all the work, but the
  * Python extension may allocate (codec buffers) from other threads. */
 static atomic_size_t used_bytes;
+static atomic_size_t peak_bytes;       /* highest used_bytes sampled */
+
+/* Bytes glibc's malloc keeps in front of each chunk (its size word):
+ * counted with the usable size so that used_memory follows what the
+ * process really holds, which maxmemory is meant to bound. */
+#define MEM_CHUNK_OVERHEAD sizeof(size_t)
 
 /* Report an allocation failure and stop: there is no safe way to go on. */
 static void
@@ -35,7 +41,7 @@ static size_t
 alloc_size(void *ptr)
 {
 #ifdef HAVE_MALLOC_USABLE_SIZE
-	return ptr != NULL ? malloc_usable_size(ptr) : 0;
+	return ptr != NULL ? malloc_usable_size(ptr) + MEM_CHUNK_OVERHEAD : 0;
 #else
 	(void)ptr;
 	return 0;
@@ -46,6 +52,25 @@ size_t
 mem_usable(const void *ptr)
 {
 	return alloc_size((void *)(uintptr_t)ptr);
+}
+
+size_t
+mem_peak(void)
+{
+	size_t used = mem_used(), peak = atomic_load_explicit(&peak_bytes,
+	    memory_order_relaxed);
+
+	if (used > peak) {
+		atomic_store_explicit(&peak_bytes, used, memory_order_relaxed);
+		peak = used;
+	}
+	return peak;
+}
+
+void
+mem_peak_reset(void)
+{
+	atomic_store_explicit(&peak_bytes, mem_used(), memory_order_relaxed);
 }
 
 void *

@@ -107,7 +107,71 @@ net_set_nodelay(char *err, int fd)
 	return 0;
 }
 
+/*
+ * Turn on TCP keepalive probes: the first after interval seconds idle,
+ * then every interval / 3, giving up after 3 (as Redis's anetKeepAlive).
+ * 0 or -1 with err filled.
+ */
+int
+net_set_keepalive(char *err, int fd, int interval)
+{
+	int yes = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &yes, sizeof yes) == -1) {
+		net_set_error(err, "setsockopt(SO_KEEPALIVE): %s",
+		    strerror(errno));
+		return -1;
+	}
+#if defined(TCP_KEEPIDLE) && defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
+	{
+		int idle = interval, intvl = interval / 3, cnt = 3;
+
+		if (intvl < 1)
+			intvl = 1;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+		    sizeof idle) == -1 ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+		    sizeof intvl) == -1 ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt,
+		    sizeof cnt) == -1) {
+			net_set_error(err, "setsockopt(TCP_KEEP*): %s",
+			    strerror(errno));
+			return -1;
+		}
+	}
+#endif
+	return 0;
+}
+
 /* ---- Addresses ---- */
+
+/*
+ * 1 if the peer of a TCP socket is 127.0.0.1 or ::1 exactly (Redis's
+ * test for protected mode: other loopback addresses such as 127.0.0.2
+ * count as remote), 0 if not, -1 if unknown.
+ */
+int
+net_peer_is_local(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+		return ntohl(in->sin_addr.s_addr) == INADDR_LOOPBACK;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)&ss;
+
+		return memcmp(&in6->sin6_addr, &in6addr_loopback,
+		    sizeof(in6addr_loopback)) == 0;
+	}
+	return 1;                    /* a Unix socket */
+}
 
 /*
  * Format sa into addr (NET_ADDR_LEN) as Redis's CLIENT LIST does:

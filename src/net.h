@@ -34,6 +34,9 @@ int net_accept(char *err, int lfd, char *addr);
 int net_set_nonblock(char *err, int fd);
 int net_set_cloexec(char *err, int fd);
 int net_set_nodelay(char *err, int fd);
+int net_set_keepalive(char *err, int fd, int interval);
+/* 1 if a TCP peer is 127.0.0.1 or ::1 exactly, 0 if not, -1 unknown. */
+int net_peer_is_local(int fd);
 
 /* "ip:port" of the local end of a socket into addr (NET_ADDR_LEN). */
 int net_local_addr(char *err, int fd, char *addr);

@@ -2,13 +2,14 @@
 /*
  * The embeddable server: configuration checks, listeners, the wake-up
  * pipe that lets signal handlers and other threads stop the loop, the
- * periodic cron, logging, and orderly teardown.
+ * periodic cron (hz times a second: active expiry, idle timeouts,
+ * rehashing), settings changed at run time, and orderly teardown.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +17,14 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_GETRANDOM
 #include <sys/random.h>
 #endif
 
 #include "client.h"
+#include "clock.h"
+#include "commands.h"
 #include "dict.h"
 #include "mem.h"
 #include "net.h"
@@ -34,91 +35,28 @@
                                         * maxclients + reserved fds
                                         * (Redis: CONFIG_FDSET_INCR) */
 #define SERVER_MAX_ACCEPTS 1000        /* accepts per readable event */
-#define SERVER_BULK_MIN (1024 * 1024)  /* proto-max-bulk-len floor, as
-                                        * Redis's config allows */
 
 static const char max_clients_error[] =
     "-ERR max number of clients reached\r\n";
 
-/* ---- Time and logging ---- */
-
-long long
-server_time_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-long long
-server_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void
-server_log(struct server *srv, enum server_loglevel level, const char *fmt,
-    ...)
-{
-	static const char marks[] = ".-*#";
-	char when[64], msg[1024];
-	struct timeval tv;
-	struct tm tm;
-	va_list ap;
-	size_t off;
-
-	if (srv != NULL && level < srv->cfg.loglevel)
-		return;
-	if (level > SERVER_LOG_WARNING)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	gettimeofday(&tv, NULL);
-	localtime_r(&tv.tv_sec, &tm);
-	off = strftime(when, sizeof(when), "%d %b %Y %H:%M:%S", &tm);
-	snprintf(when + off, sizeof(when) - off, ".%03d",
-	    (int)(tv.tv_usec / 1000));
-	fprintf(srv != NULL && srv->log != NULL ? srv->log : stderr,
-	    "%d:M %s %c %s\n", (int)getpid(), when, marks[level], msg);
-	fflush(srv != NULL && srv->log != NULL ? srv->log : stderr);
-}
-
-/* ---- Busy polling ---- */
-
-/*
- * Set the busy-poll budget (see struct server_config). The loop yields
- * the CPU between polls, so a client that shares the server's CPU runs
- * at once rather than after the budget.
- */
-void
-server_set_busy_poll(struct server *srv, long usec)
-{
-	srv->cfg.busy_poll_us = usec;
-	event_set_busy_poll(srv->el, usec);
-}
-
-/* ---- Setup ---- */
-
-void
-server_config_init(struct server_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->bind = SERVER_BIND_DEFAULT;
-	cfg->port = SERVER_PORT_DEFAULT;
-	cfg->unixsocketperm = SERVER_UNIXPERM_DEFAULT;
-	cfg->maxclients = SERVER_MAXCLIENTS_DEFAULT;
-	cfg->proto_max_bulk_len = RESP_BULK_MAX_DEFAULT;
-	cfg->client_obuf_limit = SERVER_OBUF_LIMIT_DEFAULT;
-	cfg->busy_poll_us = SERVER_BUSY_POLL_DEFAULT;
-	cfg->tcp_backlog = 511;
-	cfg->loglevel = SERVER_LOG_NOTICE;
-	cfg->tick_ms = 100;
-}
+/* Redis 7.0's reply to a client refused by protected mode. */
+static const char protected_mode_error[] =
+    "-DENIED Redis is running in protected mode because protected mode is "
+    "enabled and no password is set for the default user. In this mode "
+    "connections are only accepted from the loopback interface. If you "
+    "want to connect from external computers to Redis you may adopt one of "
+    "the following solutions: 1) Just disable protected mode sending the "
+    "command 'CONFIG SET protected-mode no' from the loopback interface by "
+    "connecting to Redis from the same host the server is running, however "
+    "MAKE SURE Redis is not publicly accessible from internet if you do "
+    "so. Use CONFIG REWRITE to make this change permanent. 2) "
+    "Alternatively you can just disable the protected mode by editing the "
+    "Redis configuration file, and setting the protected mode option to "
+    "'no', and then restarting the server. 3) If you started the server "
+    "manually just for testing, restart it with the '--protected-mode no' "
+    "option. 4) Setup a an authentication password for the default user. "
+    "NOTE: You only need to do one of the above things in order for the "
+    "server to start accepting connections from the outside.\r\n";
 
 const char *
 server_version(void)
@@ -145,7 +83,7 @@ server_random_bytes(unsigned char *buf, size_t n)
 	}
 #endif
 	if (got < n) {
-		unsigned long long x = (unsigned long long)server_time_ms() ^
+		unsigned long long x = (unsigned long long)clock_wall_us() ^
 		    ((unsigned long long)getpid() << 32);
 
 		for (; got < n; got++) {
@@ -155,15 +93,31 @@ server_random_bytes(unsigned char *buf, size_t n)
 	}
 }
 
-/* Check cfg before anything is opened; 0 or -1 with err set. */
+/*
+ * Check cfg before anything is opened: every number within its
+ * setting's range (the fields may have been set directly), and the
+ * combinations. 0 or -1 with err set.
+ */
 static int
 server_check_config(const struct server_config *cfg, char *err)
 {
-	if (cfg->port < -1 || cfg->port > 65535) {
-		snprintf(err, SERVER_ERR_LEN,
-		    "invalid port %d: expected 0-65535 (0 picks a free port)",
-		    cfg->port);
-		return -1;
+	const struct setting *s;
+	long long v;
+
+	for (s = settings_table; s->name != NULL; s++) {
+		if ((s->type != SETTING_INT && s->type != SETTING_MEMORY &&
+		    s->type != SETTING_OCTAL) || (s->flags & SETTING_UNSIGNED))
+			continue;
+		v = *(const long long *)(const void *)((const char *)cfg +
+		    s->offset);
+		if (v < s->min || v > s->max) {
+			snprintf(err, SERVER_ERR_LEN, s->type == SETTING_OCTAL ?
+			    "invalid %s %llo: argument must be between %llo "
+			    "and %llo inclusive" : "invalid %s %lld: argument "
+			    "must be between %lld and %lld inclusive", s->name,
+			    v, s->min, s->max);
+			return -1;
+		}
 	}
 	if (cfg->port == -1 &&
 	    (cfg->unixsocket == NULL || cfg->unixsocket[0] == '\0')) {
@@ -171,40 +125,21 @@ server_check_config(const struct server_config *cfg, char *err)
 		    "nothing to listen on: TCP is off and no Unix socket is set");
 		return -1;
 	}
-	if (cfg->maxclients < 1) {
-		snprintf(err, SERVER_ERR_LEN,
-		    "invalid maxclients %d: expected at least 1",
-		    cfg->maxclients);
+	if (cfg->maxclients > INT_MAX - SERVER_RESERVED_FDS -
+	    SERVER_FDSET_EXTRA) {
+		snprintf(err, SERVER_ERR_LEN, "invalid maxclients %lld: too "
+		    "many for the event loop", cfg->maxclients);
 		return -1;
 	}
-	if (cfg->unixsocketperm > 0777) {
-		snprintf(err, SERVER_ERR_LEN,
-		    "invalid unixsocketperm %o: expected an octal mode up to 777",
-		    (unsigned)cfg->unixsocketperm);
-		return -1;
-	}
-	if (cfg->proto_max_bulk_len < SERVER_BULK_MIN) {
-		snprintf(err, SERVER_ERR_LEN,
-		    "invalid proto-max-bulk-len %lld: expected at least %d",
-		    cfg->proto_max_bulk_len, SERVER_BULK_MIN);
-		return -1;
-	}
-	if (cfg->client_obuf_limit < 0) {
-		snprintf(err, SERVER_ERR_LEN,
-		    "invalid client-output-buffer-limit %lld: expected 0 (no "
-		    "limit) or a byte count", cfg->client_obuf_limit);
-		return -1;
-	}
-	if (cfg->busy_poll_us < 0 || cfg->busy_poll_us > SERVER_BUSY_POLL_MAX) {
-		snprintf(err, SERVER_ERR_LEN,
-		    "invalid busy-poll-us %ld: expected 0 (off) to %d "
-		    "microseconds", cfg->busy_poll_us, SERVER_BUSY_POLL_MAX);
-		return -1;
-	}
-	if (cfg->loglevel < SERVER_LOG_DEBUG ||
-	    cfg->loglevel > SERVER_LOG_NOTHING) {
+	if (cfg->loglevel < LL_DEBUG || cfg->loglevel > LL_NOTHING) {
 		snprintf(err, SERVER_ERR_LEN, "invalid log level %d",
-		    (int)cfg->loglevel);
+		    cfg->loglevel);
+		return -1;
+	}
+	if (cfg->maxmemory_policy < 0 ||
+	    cfg->maxmemory_policy > MM_NOEVICTION) {
+		snprintf(err, SERVER_ERR_LEN, "invalid maxmemory-policy %d",
+		    cfg->maxmemory_policy);
 		return -1;
 	}
 	return 0;
@@ -229,17 +164,27 @@ server_adjust_fd_limit(struct server *srv)
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		getrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur < need) {
-		int fit = (int)rl.rlim_cur - SERVER_RESERVED_FDS;
+		long long fit = (long long)rl.rlim_cur - SERVER_RESERVED_FDS;
 
 		if (fit < 1)
 			fit = 1;
-		server_log(srv, SERVER_LOG_WARNING,
-		    "maxclients %d needs %llu open files but the limit is %llu: "
-		    "maxclients lowered to %d (raise it with ulimit -n)",
+		log_write(&srv->log, LL_WARNING,
+		    "maxclients %lld needs %llu open files but the limit is "
+		    "%llu: maxclients lowered to %lld (raise it with ulimit -n)",
 		    srv->cfg.maxclients, (unsigned long long)need,
 		    (unsigned long long)rl.rlim_cur, fit);
 		srv->cfg.maxclients = fit;
 	}
+}
+
+/* Refuse a new connection with a one-line error (best effort: the
+ * socket is new, so the line fits) and close it. */
+static void
+server_refuse(int fd, const char *msg, size_t len)
+{
+	if (send(fd, msg, len, MSG_NOSIGNAL) < 0)
+		errno = 0;
+	close(fd);
 }
 
 /* Accept pending connections on a listener. */
@@ -250,29 +195,41 @@ server_accept(event_loop *el, int fd, void *data, int mask)
 	char err[NET_ERR_LEN], addr[NET_ADDR_LEN];
 	int i, cfd, flags = fd == srv->unix_fd ? CLIENT_UNIX_SOCKET : 0;
 
+	(void)el;
+	(void)mask;
 	for (i = 0; i < SERVER_MAX_ACCEPTS; i++) {
 		cfd = net_accept(err, fd, addr);
 		if (cfd == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				server_log(srv, SERVER_LOG_WARNING,
+				log_write(&srv->log, LL_WARNING,
 				    "Accepting client connection: %s", err);
 			return;
 		}
 		srv->stat_connections++;
 		if (srv->nclients >= srv->cfg.maxclients) {
-			/* Best effort: the socket is new, so this fits. */
-			if (send(cfd, max_clients_error,
-			    sizeof(max_clients_error) - 1, MSG_NOSIGNAL) < 0)
-				errno = 0;
-			close(cfd);
+			server_refuse(cfd, max_clients_error,
+			    sizeof(max_clients_error) - 1);
 			srv->stat_rejected++;
 			continue;
 		}
+		/* As Redis: with no password, only 127.0.0.1 and ::1 may
+		 * talk to a server in protected mode, however it is bound. */
+		if (!(flags & CLIENT_UNIX_SOCKET) && srv->cfg.protected_mode &&
+		    srv->cfg.requirepass == NULL &&
+		    net_peer_is_local(cfd) == 0) {
+			server_refuse(cfd, protected_mode_error,
+			    sizeof(protected_mode_error) - 1);
+			srv->stat_rejected++;
+			continue;
+		}
+		if (!(flags & CLIENT_UNIX_SOCKET) && srv->cfg.tcp_keepalive > 0 &&
+		    net_set_keepalive(err, cfd, (int)srv->cfg.tcp_keepalive) ==
+		    -1)
+			log_write(&srv->log, LL_VERBOSE, "%s", err);
 		if (client_create(srv, cfd, flags, addr) == NULL) {
 			srv->stat_rejected++;
-			server_log(srv, SERVER_LOG_WARNING,
-			    "Cannot watch client %s: %s", addr,
-			    strerror(errno));
+			log_write(&srv->log, LL_WARNING,
+			    "Cannot watch client %s: %s", addr, strerror(errno));
 		}
 	}
 }
@@ -284,20 +241,50 @@ server_wake(event_loop *el, int fd, void *data, int mask)
 	struct server *srv = data;
 	char buf[64];
 
+	(void)mask;
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 	if (srv->stop_requested)
 		event_stop(el);
 }
 
-/* Periodic work: idle rehashing, the embedder's tick, stop requests. */
+/* The ms between cron runs: 1000 / hz, or the embedder's tick if it
+ * wants to run more often. */
+static long
+server_cron_ms(const struct server *srv)
+{
+	long ms = 1000 / srv->hz;
+
+	if (ms < 1)
+		ms = 1;
+	if (srv->cfg.tick != NULL && srv->cfg.tick_ms < ms)
+		ms = srv->cfg.tick_ms;
+	return ms;
+}
+
+/*
+ * Periodic work, hz times a second: the slow active expiry cycle,
+ * eviction still owed, idle timeouts and output-buffer soft limits,
+ * idle rehashing, the embedder's tick and stop requests.
+ */
 static long
 server_cron(event_loop *el, long long id, void *data)
 {
 	struct server *srv = data;
-	long long now = server_mono_ms();
+	long long now = clock_mono_ms();
 
-	db_cron(&srv->db, 1);
+	(void)id;
+	if (now - srv->cron_last_ms >= 1000 / srv->hz) {
+		srv->cron_last_ms = now;
+		expire_cycle(&srv->expire, &srv->db, EXPIRE_SLOW,
+		    (int)srv->cfg.active_expire_effort, srv->hz);
+		if (srv->evictor.maxmemory != 0) {
+			srv->db.now = clock_wall_ms();
+			evict_run(&srv->evictor, &srv->db, mem_used);
+		}
+		client_cron(srv, now);
+		db_cron(&srv->db, 1);
+	}
 	if (srv->cfg.tick != NULL &&
 	    now - srv->tick_last_ms >= srv->cfg.tick_ms) {
 		srv->tick_last_ms = now;
@@ -305,15 +292,184 @@ server_cron(event_loop *el, long long id, void *data)
 	}
 	if (srv->stop_requested)
 		event_stop(el);
-	return srv->cfg.tick != NULL && srv->cfg.tick_ms < 1000 / SERVER_HZ ?
-	    srv->cfg.tick_ms : 1000 / SERVER_HZ;
+	return server_cron_ms(srv);
 }
 
-/* Copy an optional string; NULL or "" gives NULL. */
-static char *
-dup_opt(const char *s)
+/* Before the loop sleeps: a fast expiry cycle if stale keys abound. */
+static void
+server_before_sleep(event_loop *el, void *data)
 {
-	return s != NULL && s[0] != '\0' ? mem_strdup(s) : NULL;
+	struct server *srv = data;
+
+	(void)el;
+	if (db_expires_size(&srv->db) != 0)
+		expire_cycle(&srv->expire, &srv->db, EXPIRE_FAST,
+		    (int)srv->cfg.active_expire_effort, srv->hz);
+}
+
+/* The keyspace removed a key by itself (expiry, eviction): propagate
+ * the removal as a DEL, as Redis does. */
+static void
+server_key_removed(void *arg, const char *key, size_t klen,
+    enum db_removal why)
+{
+	struct server *srv = arg;
+	struct resp_arg argv[2];
+
+	(void)why;
+	argv[0].ptr = (char *)(uintptr_t)"DEL";
+	argv[0].len = 3;
+	argv[1].ptr = (char *)(uintptr_t)key;
+	argv[1].len = klen;
+	command_propagate(srv, 2, argv);
+}
+
+/* Copy the settings the keyspace, eviction and the loop read from cfg
+ * into their homes. */
+static void
+server_sync_settings(struct server *srv)
+{
+	int p = srv->cfg.maxmemory_policy;
+	int lfu = p == MM_ALLKEYS_LFU || p == MM_VOLATILE_LFU;
+
+	/* Redis keeps hz within 1-500 and shows the value it uses. */
+	if (srv->cfg.hz < SERVER_HZ_MIN)
+		srv->cfg.hz = SERVER_HZ_MIN;
+	if (srv->cfg.hz > SERVER_HZ_MAX)
+		srv->cfg.hz = SERVER_HZ_MAX;
+	srv->hz = (int)srv->cfg.hz;
+	if (srv->evictor.policy != p)
+		evict_reset(&srv->evictor);
+	srv->evictor.policy = p;
+	srv->evictor.maxmemory = (unsigned long long)srv->cfg.maxmemory;
+	srv->evictor.samples = (int)srv->cfg.maxmemory_samples;
+	srv->evictor.tenacity = (int)srv->cfg.maxmemory_tenacity;
+	srv->db.lfu = lfu;
+	srv->db.lfu_log_factor = (int)srv->cfg.lfu_log_factor;
+	srv->db.lfu_decay_time = (int)srv->cfg.lfu_decay_time;
+	srv->log.level = (enum log_level)srv->cfg.loglevel;
+}
+
+/*
+ * Check that the process can hold n clients: the event loop's fd table
+ * (it cannot grow) and the open-files limit (raised if needed, as Redis
+ * does). Returns 0, or -1 with the reason in err.
+ */
+static int
+server_check_maxclients(struct server *srv, long long n, char *err)
+{
+	rlim_t need = (rlim_t)n + SERVER_RESERVED_FDS;
+	struct rlimit rl;
+	long long fit;
+
+	if (n + SERVER_RESERVED_FDS > event_setsize(srv->el)) {
+		snprintf(err, SETTING_ERR_LEN, "The event loop API used by the "
+		    "server is not able to handle the specified number of "
+		    "clients");
+		return -1;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+		rl.rlim_cur = need;
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+			rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < need) {
+			if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+				rl.rlim_cur = 0;
+			fit = (long long)rl.rlim_cur - SERVER_RESERVED_FDS;
+			snprintf(err, SETTING_ERR_LEN, "The operating system is "
+			    "not able to handle the specified number of clients, "
+			    "try with %lld", fit > 0 ? fit : 1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+server_apply_setting(struct server *srv, enum setting_id id, char *err)
+{
+	struct client *cl;
+
+	switch (id) {
+	case S_MAXCLIENTS:
+		if (server_check_maxclients(srv, srv->cfg.maxclients, err) == -1)
+			return -1;
+		break;
+	case S_BUSY_POLL_US:
+		event_set_busy_poll(srv->el, (long)srv->cfg.busy_poll_us);
+		break;
+	case S_PROTO_MAX_BULK_LEN:
+		/* Every connection's parser checks against its own copy. */
+		for (cl = srv->clients; cl != NULL; cl = cl->next)
+			cl->parser.bulk_max = srv->cfg.proto_max_bulk_len;
+		break;
+	case S_MAXMEMORY:
+		server_sync_settings(srv);
+		if (srv->evictor.maxmemory != 0 &&
+		    srv->evictor.maxmemory < mem_used())
+			log_write(&srv->log, LL_WARNING, "WARNING: the new "
+			    "maxmemory value set via CONFIG SET (%llu) is "
+			    "smaller than the current memory usage (%zu). This "
+			    "will result in key eviction and/or the inability "
+			    "to accept new write commands depending on the "
+			    "maxmemory-policy.", srv->evictor.maxmemory,
+			    mem_used());
+		srv->db.now = clock_wall_ms();
+		evict_run(&srv->evictor, &srv->db, mem_used);
+		break;
+	default:
+		server_sync_settings(srv);
+		break;
+	}
+	return 0;
+}
+
+void
+server_reset_stats(struct server *srv)
+{
+	srv->stat_connections = 0;
+	srv->stat_commands = 0;
+	srv->stat_rejected = 0;
+	srv->stat_net_input = 0;
+	srv->stat_net_output = 0;
+	srv->stat_protocol_errors = 0;
+	srv->stat_error_replies = 0;
+	srv->db.hits = 0;
+	srv->db.misses = 0;
+	srv->db.expired = 0;
+	srv->db.evicted = 0;
+	srv->expire.stale_perc = 0;
+	srv->expire.time_cap = 0;
+	srv->expire.used_us = 0;
+	memset(srv->cmdstats, 0,
+	    sizeof(*srv->cmdstats) * (size_t)commands_count());
+	srv->nerrstats = 0;
+	event_busy_poll_stats_reset(srv->el);
+	mem_peak_reset();
+}
+
+/* Open the TCP listener (cfg.port) and watch it; 0 or -1 with err. */
+static int
+server_listen_tcp(struct server *srv, char *err)
+{
+	char nerr[NET_ERR_LEN];
+
+	if (srv->cfg.port < 0)
+		return 0;
+	srv->tcp_fd = net_tcp_listen(nerr, srv->cfg.bind != NULL ?
+	    srv->cfg.bind : SERVER_BIND_DEFAULT, (int)srv->cfg.port,
+	    (int)srv->cfg.tcp_backlog, &srv->port);
+	if (srv->tcp_fd == -1) {
+		snprintf(err, SERVER_ERR_LEN, "%s", nerr);
+		return -1;
+	}
+	if (event_add_fd(srv->el, srv->tcp_fd, EV_READABLE, server_accept,
+	    srv) == -1) {
+		snprintf(err, SERVER_ERR_LEN, "cannot watch the TCP listener: "
+		    "%s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 struct server *
@@ -322,40 +478,27 @@ server_create(const struct server_config *cfg, char *err)
 	static int seeded;
 	struct server *srv;
 	char nerr[NET_ERR_LEN], ev_err[EV_ERR_LEN];
-	unsigned char rnd[SERVER_RUNID_LEN / 2 + 16];
+	unsigned char rnd[SERVER_RUNID_LEN / 2 + 16 + 8];
 	const char *backend;
 	int setsize, i, p[2];
 
 	if (server_check_config(cfg, err) == -1)
 		return NULL;
+	commands_init();
 
 	srv = mem_calloc(1, sizeof(*srv));
-	srv->cfg = *cfg;
-	srv->bind = dup_opt(cfg->bind != NULL ? cfg->bind :
-	    SERVER_BIND_DEFAULT);
-	srv->unixsocket = dup_opt(cfg->unixsocket);
-	srv->logfile = dup_opt(cfg->logfile);
-	srv->requirepass = dup_opt(cfg->requirepass);
-	srv->cfg.requirepass = srv->requirepass;
-	srv->cfg.bind = srv->bind;
-	srv->cfg.unixsocket = srv->unixsocket;
-	srv->cfg.logfile = srv->logfile;
-	srv->cfg.event_backend = NULL;   /* not kept: see below */
+	server_config_copy(&srv->cfg, cfg);
 	if (srv->cfg.tick_ms <= 0)
 		srv->cfg.tick_ms = 100;
 	srv->tcp_fd = srv->unix_fd = srv->wake_r = srv->wake_w = -1;
 	srv->port = -1;
-	db_init(&srv->db);
+	srv->log.level = (enum log_level)srv->cfg.loglevel;
+	srv->log.sink = srv->cfg.log_sink;
+	srv->log.sink_arg = srv->cfg.log_sink_arg;
+	srv->cmdstats = mem_calloc((size_t)commands_count(),
+	    sizeof(*srv->cmdstats));
 
-	if (srv->logfile != NULL) {
-		srv->log = fopen(srv->logfile, "a");
-		if (srv->log == NULL) {
-			snprintf(err, SERVER_ERR_LEN, "cannot open log file %s: %s",
-			    srv->logfile, strerror(errno));
-			goto fail;
-		}
-	}
-
+	/* The hash seed comes first: every table made after it uses it. */
 	server_random_bytes(rnd, sizeof(rnd));
 	if (!seeded) {
 		dict_set_hash_seed(rnd + SERVER_RUNID_LEN / 2);
@@ -363,19 +506,34 @@ server_create(const struct server_config *cfg, char *err)
 	}
 	for (i = 0; i < SERVER_RUNID_LEN / 2; i++)
 		snprintf(srv->run_id + i * 2, 3, "%02x", rnd[i]);
+	db_init(&srv->db);
+	memcpy(&srv->db.rng, rnd + SERVER_RUNID_LEN / 2 + 16, 8);
+	srv->db.rng |= 1;
+	srv->db.on_remove = server_key_removed;
+	srv->db.on_remove_arg = srv;
+	evict_init(&srv->evictor);
+
+	if (srv->cfg.logfile != NULL) {
+		srv->log.file = fopen(srv->cfg.logfile, "a");
+		if (srv->log.file == NULL) {
+			snprintf(err, SERVER_ERR_LEN, "cannot open log file %s: %s",
+			    srv->cfg.logfile, strerror(errno));
+			goto fail;
+		}
+	}
 
 	server_adjust_fd_limit(srv);
-	setsize = srv->cfg.maxclients + SERVER_RESERVED_FDS +
+	setsize = (int)srv->cfg.maxclients + SERVER_RESERVED_FDS +
 	    SERVER_FDSET_EXTRA;
-	backend = cfg->event_backend;
+	backend = srv->cfg.event_backend;
 	if (backend == NULL || strcmp(backend, "auto") == 0)
 		backend = event_backend_names()[0];
 	if (strcmp(backend, "select") == 0 && setsize > FD_SETSIZE) {
 		int fit = FD_SETSIZE - SERVER_RESERVED_FDS - SERVER_FDSET_EXTRA;
 
-		server_log(srv, SERVER_LOG_NOTICE,
+		log_write(&srv->log, LL_NOTICE,
 		    "The select backend watches at most %d descriptors: "
-		    "maxclients lowered from %d to %d", FD_SETSIZE,
+		    "maxclients lowered from %lld to %d", FD_SETSIZE,
 		    srv->cfg.maxclients, fit);
 		srv->cfg.maxclients = fit;
 		setsize = FD_SETSIZE;
@@ -385,7 +543,9 @@ server_create(const struct server_config *cfg, char *err)
 		snprintf(err, SERVER_ERR_LEN, "%s", ev_err);
 		goto fail;
 	}
-	server_set_busy_poll(srv, srv->cfg.busy_poll_us);
+	event_set_busy_poll(srv->el, (long)srv->cfg.busy_poll_us);
+	event_set_before_sleep(srv->el, server_before_sleep, srv);
+	server_sync_settings(srv);
 
 #ifdef HAVE_PIPE2
 	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1) {
@@ -408,24 +568,11 @@ server_create(const struct server_config *cfg, char *err)
 		goto fail;
 	}
 
-	if (cfg->port >= 0) {
-		srv->tcp_fd = net_tcp_listen(nerr, srv->bind, cfg->port,
-		    cfg->tcp_backlog > 0 ? cfg->tcp_backlog : 511, &srv->port);
-		if (srv->tcp_fd == -1) {
-			snprintf(err, SERVER_ERR_LEN, "%s", nerr);
-			goto fail;
-		}
-		if (event_add_fd(srv->el, srv->tcp_fd, EV_READABLE,
-		    server_accept, srv) == -1) {
-			snprintf(err, SERVER_ERR_LEN,
-			    "cannot watch the TCP listener: %s", strerror(errno));
-			goto fail;
-		}
-	}
-	if (srv->unixsocket != NULL) {
-		srv->unix_fd = net_unix_listen(nerr, srv->unixsocket,
-		    cfg->unixsocketperm, cfg->tcp_backlog > 0 ?
-		    cfg->tcp_backlog : 511);
+	if (server_listen_tcp(srv, err) == -1)
+		goto fail;
+	if (srv->cfg.unixsocket != NULL) {
+		srv->unix_fd = net_unix_listen(nerr, srv->cfg.unixsocket,
+		    (mode_t)srv->cfg.unixsocketperm, (int)srv->cfg.tcp_backlog);
 		if (srv->unix_fd == -1) {
 			snprintf(err, SERVER_ERR_LEN, "%s", nerr);
 			goto fail;
@@ -438,10 +585,11 @@ server_create(const struct server_config *cfg, char *err)
 		}
 	}
 
-	srv->cron_id = event_add_timer(srv->el, 1000 / SERVER_HZ, server_cron,
-	    srv);
-	srv->start_ms = server_time_ms();
-	srv->start_mono_ms = srv->tick_last_ms = server_mono_ms();
+	srv->start_ms = clock_wall_ms();
+	srv->start_mono_ms = srv->tick_last_ms = srv->cron_last_ms =
+	    clock_mono_ms();
+	srv->cron_id = event_add_timer(srv->el, server_cron_ms(srv),
+	    server_cron, srv);
 	return srv;
 
 fail:
@@ -453,25 +601,27 @@ int
 server_run(struct server *srv)
 {
 	char tcp[NET_ADDR_LEN + 16] = "", unx[1100] = "";
+	const char *bind = srv->cfg.bind != NULL ? srv->cfg.bind :
+	    SERVER_BIND_DEFAULT;
 	int r;
 
 	if (srv->tcp_fd != -1)
-		snprintf(tcp, sizeof(tcp), strchr(srv->bind, ':') != NULL ?
-		    "tcp [%s]:%d" : "tcp %s:%d", srv->bind, srv->port);
+		snprintf(tcp, sizeof(tcp), strchr(bind, ':') != NULL ?
+		    "tcp [%s]:%d" : "tcp %s:%d", bind, srv->port);
 	if (srv->unix_fd != -1)
 		snprintf(unx, sizeof(unx), "%sunix %s",
-		    srv->tcp_fd != -1 ? ", " : "", srv->unixsocket);
-	server_log(srv, SERVER_LOG_NOTICE,
-	    "tiny-mp-cache %s (pid %d), maxclients %d",
+		    srv->tcp_fd != -1 ? ", " : "", srv->cfg.unixsocket);
+	log_write(&srv->log, LL_NOTICE,
+	    "tiny-mp-cache %s (pid %d), maxclients %lld",
 	    server_version(), (int)getpid(), srv->cfg.maxclients);
-	server_log(srv, SERVER_LOG_WARNING,
+	log_write(&srv->log, LL_WARNING,
 	    "Ready to accept connections: %s%s (event backend %s)",
 	    tcp, unx, event_backend_name(srv->el));
 	r = event_run(srv->el);
 	if (r == -1)
-		server_log(srv, SERVER_LOG_WARNING, "The event loop failed: %s",
+		log_write(&srv->log, LL_WARNING, "The event loop failed: %s",
 		    strerror(errno));
-	server_log(srv, SERVER_LOG_NOTICE, "Shutting down: %d client%s "
+	log_write(&srv->log, LL_NOTICE, "Shutting down: %d client%s "
 	    "connected, %zu key%s in memory", srv->nclients,
 	    srv->nclients == 1 ? "" : "s", db_size(&srv->db),
 	    db_size(&srv->db) == 1 ? "" : "s");
@@ -504,7 +654,7 @@ server_free(struct server *srv)
 		close(srv->tcp_fd);
 	if (srv->unix_fd != -1) {
 		close(srv->unix_fd);
-		unlink(srv->unixsocket);
+		unlink(srv->cfg.unixsocket);
 	}
 	if (srv->wake_r != -1)
 		close(srv->wake_r);
@@ -512,13 +662,13 @@ server_free(struct server *srv)
 		close(srv->wake_w);
 	if (srv->el != NULL)
 		event_loop_free(srv->el);
-	db_free(&srv->db);
-	if (srv->log != NULL)
-		fclose(srv->log);
-	mem_free(srv->bind);
-	mem_free(srv->unixsocket);
-	mem_free(srv->logfile);
-	mem_free(srv->requirepass);
+	if (srv->db.keys != NULL)
+		db_free(&srv->db);
+	evict_free(&srv->evictor);
+	if (srv->log.file != NULL)
+		fclose(srv->log.file);
+	mem_free(srv->cmdstats);
+	server_config_free(&srv->cfg);
 	mem_free(srv);
 }
 

@@ -8,31 +8,48 @@
 
 #include <signal.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <time.h>
 
+#include "commands.h"
 #include "db.h"
 #include "event.h"
+#include "evict.h"
+#include "expire.h"
+#include "log.h"
+#include "resp.h"
 #include "server.h"
+#include "settings.h"
 
 struct client;
 
-#define SERVER_HZ 10                /* cron runs per second (Redis: 10) */
 #define SERVER_RESERVED_FDS 32      /* fds kept apart from maxclients for
                                      * listeners, logs and the wake pipe
                                      * (Redis: CONFIG_MIN_RESERVED_FDS) */
 #define SERVER_RUNID_LEN 40         /* hex characters in run_id */
+#define SERVER_HZ_MIN 1             /* hz is clamped to this range, */
+#define SERVER_HZ_MAX 500           /* as Redis clamps it */
+#define SERVER_ERRSTATS_MAX 128     /* distinct error prefixes counted
+                                     * (Redis: ERROR_STATS_NUMBER) */
+#define SERVER_ERRPREFIX_LEN 32     /* longest prefix counted */
+
+/* One row of INFO errorstats. */
+struct error_stat {
+	char prefix[SERVER_ERRPREFIX_LEN]; /* "ERR", "WRONGTYPE" ... */
+	unsigned long long count;
+};
+
+/* Called with every change to the keyspace, in replayable form. */
+typedef void server_propagate_proc(void *arg, int argc,
+    const struct resp_arg *argv);
 
 struct server {
-	struct server_config cfg;        /* copy; strings owned below */
-	char *bind;                      /* owned copy of cfg.bind */
-	char *unixsocket;                /* owned copy of cfg.unixsocket */
-	char *logfile;                   /* owned copy of cfg.logfile */
-	char *requirepass;               /* owned copy of cfg.requirepass */
-	FILE *log;                       /* where log lines go */
+	struct server_config cfg;        /* owned copy; CONFIG SET edits it */
+	struct log log;                  /* where log lines go */
 
 	event_loop *el;
 	struct db db;                    /* the one keyspace (db 0) */
+	int hz;                          /* cfg.hz clamped to 1-500 */
+	struct expire_cycle expire;      /* the active expiry cycle's state */
+	struct evictor evictor;          /* maxmemory and its pool */
 
 	int tcp_fd;                      /* TCP listener, -1 if none */
 	int unix_fd;                     /* Unix listener, -1 if none */
@@ -42,10 +59,15 @@ struct server {
 	int shutdown_asap;               /* SHUTDOWN ran: stop after writes */
 	long long cron_id;               /* the periodic timer */
 	long long tick_last_ms;          /* last cfg.tick call */
+	long long cron_last_ms;          /* last hz work (monotonic) */
 
 	struct client *clients;          /* all connections, newest first */
 	int nclients;
 	unsigned long long next_client_id; /* CLIENT ID counter (from 1) */
+
+	server_propagate_proc *propagate; /* the append-only file's feed;
+	                                  * NULL: nothing listens */
+	void *propagate_arg;
 
 	/* Statistics for INFO (reset by CONFIG RESETSTAT where Redis does). */
 	long long start_ms;              /* wall clock at start, ms */
@@ -57,19 +79,19 @@ struct server {
 	unsigned long long stat_net_output;    /* total_net_output_bytes */
 	unsigned long long stat_protocol_errors; /* connections closed on a
 	                                        * protocol error */
+	unsigned long long stat_error_replies; /* total_error_replies */
+	struct command_stats *cmdstats;  /* by command id */
+	struct error_stat errstats[SERVER_ERRSTATS_MAX];
+	int nerrstats;
 	char run_id[SERVER_RUNID_LEN + 1];
 };
 
-/* Set the busy-poll budget in microseconds (0: off); server.c. */
-void server_set_busy_poll(struct server *srv, long usec);
+/* Apply a setting CONFIG SET has just stored in srv->cfg (listeners,
+ * limits, the event loop ...). 0, or -1 with Redis's reason in err
+ * (SETTING_ERR_LEN) if it cannot take effect. */
+int server_apply_setting(struct server *srv, enum setting_id id, char *err);
 
-/* Milliseconds on the wall clock and on the monotonic clock. */
-long long server_time_ms(void);
-long long server_mono_ms(void);
-
-/* Log one line at level (printf-style), Redis-like:
- * "pid:M 25 Nov 2026 03:10:57.123 * message". */
-void server_log(struct server *srv, enum server_loglevel level,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Reset the counters CONFIG RESETSTAT resets. */
+void server_reset_stats(struct server *srv);
 
 #endif

@@ -24,6 +24,7 @@
 #include "mem.h"
 #include "resp.h"
 #include "server.h"
+#include "settings.h"
 
 PyMODINIT_FUNC PyInit__native(void);
 
@@ -35,8 +36,6 @@ PyMODINIT_FUNC PyInit__native(void);
 #define NATIVE_PACK_KEEP (64 * 1024)  /* pack buffer kept between calls;
                                        * a bigger one is freed after use */
 #define NATIVE_READER_KEEP (1024 * 1024) /* reader buffer kept when empty */
-#define NATIVE_BULK_MIN (1024 * 1024)    /* smallest proto_max_bulk_len, as
-                                          * Redis's proto-max-bulk-len */
 
 /* ---- Server ---- */
 
@@ -60,42 +59,6 @@ static PyTypeObject native_server_type;
 /* The exception types of the module (see __init__.py for the public
  * names): set up once in PyInit__native. */
 static PyObject *native_protocol_error;
-
-/* Convert a str/bytes/os.PathLike or None to a bytes path or NULL. */
-static int
-native_path_or_none(PyObject *obj, void *out)
-{
-	PyObject **res = out;
-
-	if (obj == Py_None) {
-		*res = NULL;
-		return 1;
-	}
-	return PyUnicode_FSConverter(obj, res);
-}
-
-/* Map a log level name to the server's enum; -1 if unknown. */
-static int
-native_loglevel(const char *name)
-{
-	static const struct {
-		const char *name;
-		enum server_loglevel level;
-	} levels[] = {
-		{ "debug", SERVER_LOG_DEBUG },
-		{ "verbose", SERVER_LOG_VERBOSE },
-		{ "notice", SERVER_LOG_NOTICE },
-		{ "warning", SERVER_LOG_WARNING },
-		{ "nothing", SERVER_LOG_NOTHING },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof levels / sizeof levels[0]; i++) {
-		if (strcmp(levels[i].name, name) == 0)
-			return (int)levels[i].level;
-	}
-	return -1;
-}
 
 /*
  * The server's tick, on the thread inside run() about every
@@ -121,27 +84,135 @@ native_server_tick(void *arg)
 	PyGILState_Release(gil);
 }
 
-/* Server(port=5002, *, host=..., ...): check the options and bind. */
+/* The text CONFIG SET would take for a keyword argument's value, by the
+ * setting's type; a new reference (str or bytes), NULL for None (the
+ * default), or NULL with TypeError. */
+static PyObject *
+native_setting_text(const struct setting *s, const char *kw, PyObject *v)
+{
+	int is_int = PyLong_Check(v) && !PyBool_Check(v);
+	const char *want;
+
+	if (v == Py_None)
+		return NULL;
+	switch (s->type) {
+	case SETTING_BOOL:
+		if (PyBool_Check(v))
+			return PyUnicode_FromString(v == Py_True ? "yes" : "no");
+		want = "a bool";
+		break;
+	case SETTING_INT:
+		if (is_int)
+			return PyObject_Str(v);
+		want = "an int";
+		break;
+	case SETTING_OCTAL:
+		if (is_int) {
+			char buf[32];
+			long long n = PyLong_AsLongLong(v);
+
+			if (n == -1 && PyErr_Occurred())
+				return NULL;
+			/* Negative: "-..." is refused by the parser. */
+			snprintf(buf, sizeof(buf), "%s%llo", n < 0 ? "-" : "",
+			    (unsigned long long)(n < 0 ? -n : n));
+			return PyUnicode_FromString(buf);
+		}
+		want = "an int (an octal mode such as 0o700)";
+		break;
+	case SETTING_MEMORY:
+	case SETTING_OBUF:
+		if (is_int)
+			return PyObject_Str(v);
+		if (PyUnicode_Check(v))
+			return Py_NewRef(v);
+		want = "an int (bytes) or a str such as '100mb'";
+		break;
+	case SETTING_STRING:
+		if (s->id == S_UNIXSOCKET || s->id == S_LOGFILE) {
+			PyObject *path = NULL;
+
+			if (PyUnicode_FSConverter(v, &path))
+				return path;
+			return NULL;
+		}
+		if (PyUnicode_Check(v))
+			return Py_NewRef(v);
+		want = "a str";
+		break;
+	default:
+		if (PyUnicode_Check(v))
+			return Py_NewRef(v);
+		want = "a str";
+		break;
+	}
+	PyErr_Format(PyExc_TypeError, "%s must be %s, not %.100s", kw, want,
+	    Py_TYPE(v)->tp_name);
+	return NULL;
+}
+
+/* Set the setting a keyword argument names in cfg; 0, or -1 with
+ * TypeError (unknown keyword, wrong type) or ValueError (bad value). */
+static int
+native_server_setting(struct server_config *cfg, PyObject *key,
+    PyObject *value)
+{
+	const char *kw = PyUnicode_AsUTF8(key);
+	char name[64], why[SETTING_ERR_LEN];
+	const struct setting *s;
+	PyObject *text;
+	const char *p;
+	Py_ssize_t n;
+	size_t i;
+
+	if (kw == NULL)
+		return -1;
+	for (i = 0; kw[i] != '\0' && i < sizeof(name) - 1; i++)
+		name[i] = kw[i] == '_' ? '-' : kw[i];
+	name[i] = '\0';
+	s = kw[i] == '\0' ? settings_find(name, i) : NULL;
+	if (s == NULL || strchr(kw, '-') != NULL || s->help == NULL ||
+	    s->id == S_BIND || s->id == S_PORT) {
+		PyErr_Format(PyExc_TypeError, "Server() got an unexpected "
+		    "keyword argument '%s'", kw);
+		return -1;
+	}
+	/* Compatibility: 0 asked for the default bulk limit. */
+	if (s->id == S_PROTO_MAX_BULK_LEN && PyLong_Check(value) &&
+	    PyLong_AsLongLong(value) == 0)
+		return 0;
+	text = native_setting_text(s, kw, value);
+	if (text == NULL)
+		return PyErr_Occurred() ? -1 : 0;
+	if (PyBytes_Check(text)) {
+		p = PyBytes_AS_STRING(text);
+		n = PyBytes_GET_SIZE(text);
+	} else if ((p = PyUnicode_AsUTF8AndSize(text, &n)) == NULL) {
+		Py_DECREF(text);
+		return -1;
+	}
+	if (server_config_set(cfg, name, p, (size_t)n, why) == -1) {
+		PyErr_Format(PyExc_ValueError, "invalid %s=%R: %s", kw, value,
+		    why);
+		Py_DECREF(text);
+		return -1;
+	}
+	Py_DECREF(text);
+	return 0;
+}
+
+/* Server(port=5002, *, host=..., **settings): check the options and bind. */
 static int
 native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = { "port", "host", "unixsocket",
-	    "unixsocketperm", "maxclients", "loglevel", "logfile",
-	    "event_backend", "proto_max_bulk_len", "tcp_backlog",
-	    "requirepass", "client_output_buffer_limit", "busy_poll_us",
-	    NULL };
 	struct native_server *self = (struct native_server *)obj;
 	struct server_config cfg;
-	int port = SERVER_PORT_DEFAULT, perm = SERVER_UNIXPERM_DEFAULT;
-	int maxclients = SERVER_MAXCLIENTS_DEFAULT, backlog = -1, level;
-	long long bulk_max = 0;
-	const char *host = SERVER_BIND_DEFAULT, *loglevel = "notice";
-	const char *backend = NULL, *requirepass = NULL;
-	PyObject *unixsocket = NULL, *logfile = NULL, *obuf = Py_None;
-	long long obuf_limit = -1;
-	long busy_us = SERVER_BUSY_POLL_DEFAULT;
+	PyObject *port_obj = NULL, *host = NULL, *key, *value;
+	char err[SERVER_ERR_LEN], why[SETTING_ERR_LEN];
+	const char *host_s;
 	struct server *srv;
-	char err[SERVER_ERR_LEN];
+	Py_ssize_t pos = 0;
+	long port = SERVER_PORT_DEFAULT;
 	int rc = -1;
 
 	if (self->srv != NULL || self->ran) {
@@ -149,100 +220,72 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 		    "Server.__init__ called twice");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kwds,
-	    "|i$sO&iisO&zLizOl:Server", kwlist, &port, &host,
-	    native_path_or_none, &unixsocket, &perm, &maxclients, &loglevel,
-	    native_path_or_none, &logfile, &backend, &bulk_max, &backlog,
-	    &requirepass, &obuf, &busy_us))
+	if (!PyArg_ParseTuple(args, "|O:Server", &port_obj))
 		return -1;
-
+	if (kwds != NULL && (value = PyDict_GetItemString(kwds,
+	    "port")) != NULL) {
+		if (port_obj != NULL) {
+			PyErr_SetString(PyExc_TypeError, "Server() got multiple "
+			    "values for argument 'port'");
+			return -1;
+		}
+		port_obj = value;
+	}
+	server_config_init(&cfg);
+	if (port_obj != NULL) {
+		if (!PyLong_Check(port_obj) || PyBool_Check(port_obj)) {
+			PyErr_Format(PyExc_TypeError, "port must be an int, not "
+			    "%.100s", Py_TYPE(port_obj)->tp_name);
+			goto out;
+		}
+		port = PyLong_AsLong(port_obj);
+		if (port == -1 && PyErr_Occurred())
+			goto out;
+	}
 	if (port < -1 || port > 65535) {
 		PyErr_Format(PyExc_ValueError,
-		    "port must be 0..65535 (or -1 for no TCP), not %d", port);
+		    "port must be 0..65535 (or -1 for no TCP), not %ld", port);
 		goto out;
 	}
-	if (port == -1 && unixsocket == NULL) {
+	cfg.port = port;
+	while (kwds != NULL && PyDict_Next(kwds, &pos, &key, &value)) {
+		if (PyUnicode_Check(key) &&
+		    PyUnicode_CompareWithASCIIString(key, "host") == 0) {
+			host = value;
+			continue;
+		}
+		if (PyUnicode_Check(key) &&
+		    PyUnicode_CompareWithASCIIString(key, "port") == 0)
+			continue;
+		if (native_server_setting(&cfg, key, value) == -1)
+			goto out;
+	}
+	if (host != NULL) {
+		if (!PyUnicode_Check(host)) {
+			PyErr_Format(PyExc_TypeError, "host must be a str, not "
+			    "%.100s", Py_TYPE(host)->tp_name);
+			goto out;
+		}
+		host_s = PyUnicode_AsUTF8(host);
+		if (host_s == NULL ||
+		    server_config_set(&cfg, "bind", host_s, strlen(host_s),
+		    why) == -1) {
+			if (!PyErr_Occurred())
+				PyErr_Format(PyExc_ValueError, "invalid host=%R: "
+				    "%s", host, why);
+			goto out;
+		}
+	}
+	if (port == -1 && cfg.unixsocket == NULL) {
 		PyErr_SetString(PyExc_ValueError,
 		    "port=-1 needs a unixsocket: nothing to listen on");
 		goto out;
 	}
-	if (perm < 0 || perm > 07777) {
-		PyErr_Format(PyExc_ValueError,
-		    "unixsocketperm must be 0..0o7777, not %#o", perm);
-		goto out;
-	}
-	if (maxclients < 1) {
-		PyErr_Format(PyExc_ValueError,
-		    "maxclients must be at least 1, not %d", maxclients);
-		goto out;
-	}
-	if ((level = native_loglevel(loglevel)) < 0) {
-		PyErr_Format(PyExc_ValueError, "loglevel must be one of "
-		    "debug, verbose, notice, warning, nothing, not '%s'",
-		    loglevel);
-		goto out;
-	}
-	if (backend != NULL && strcmp(backend, "auto") != 0 &&
-	    strcmp(backend, "epoll") != 0 && strcmp(backend, "select") != 0) {
-		PyErr_Format(PyExc_ValueError, "event_backend must be "
-		    "'epoll', 'select' or None, not '%s'", backend);
-		goto out;
-	}
-	if (bulk_max != 0 && bulk_max < NATIVE_BULK_MIN) {
-		PyErr_Format(PyExc_ValueError, "proto_max_bulk_len must be 0 "
-		    "(the default, 512 MB) or at least %d, not %lld",
-		    NATIVE_BULK_MIN, bulk_max);
-		goto out;
-	}
-
-	if (busy_us < 0 || busy_us > SERVER_BUSY_POLL_MAX) {
-		PyErr_Format(PyExc_ValueError, "busy_poll_us must be 0 (off) "
-		    "to %d microseconds, not %ld", SERVER_BUSY_POLL_MAX,
-		    busy_us);
-		goto out;
-	}
-	if (obuf != Py_None) {
-		if (!PyLong_Check(obuf)) {
-			PyErr_Format(PyExc_TypeError, "client_output_buffer_limit "
-			    "must be an int or None, not %.100s",
-			    Py_TYPE(obuf)->tp_name);
-			goto out;
-		}
-		obuf_limit = PyLong_AsLongLong(obuf);
-		if (obuf_limit == -1 && PyErr_Occurred())
-			goto out;
-		if (obuf_limit < 0) {
-			PyErr_Format(PyExc_ValueError, "client_output_buffer_limit "
-			    "must be 0 (no limit), a byte count or None (the "
-			    "default, 1 GB), not %lld", obuf_limit);
-			goto out;
-		}
-	}
-
-	server_config_init(&cfg);
-	cfg.bind = host;
-	cfg.port = port;
-	cfg.unixsocket = unixsocket != NULL ?
-	    PyBytes_AS_STRING(unixsocket) : NULL;
-	cfg.unixsocketperm = (mode_t)perm;
-	cfg.maxclients = maxclients;
-	if (bulk_max > 0)
-		cfg.proto_max_bulk_len = bulk_max;
-	if (backlog >= 0)
-		cfg.tcp_backlog = backlog;
-	if (obuf_limit >= 0)
-		cfg.client_obuf_limit = obuf_limit;
-	cfg.busy_poll_us = busy_us;
-	cfg.requirepass = requirepass;    /* NULL or "": no password */
-	cfg.loglevel = (enum server_loglevel)level;
-	cfg.logfile = logfile != NULL ? PyBytes_AS_STRING(logfile) : NULL;
-	cfg.event_backend = backend;
 	cfg.tick = native_server_tick;
 	cfg.tick_arg = self;
 	cfg.tick_ms = NATIVE_TICK_MS;
 
-	/* Binding may resolve a host name: let other threads run. The
-	 * strings stay alive: we hold their owners. */
+	/* Binding may resolve a host name: let other threads run. */
 	Py_BEGIN_ALLOW_THREADS
 	srv = server_create(&cfg, err);
 	Py_END_ALLOW_THREADS
@@ -253,12 +296,10 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 	self->srv = srv;
 	rc = 0;
 out:
-	Py_XDECREF(unixsocket);
-	Py_XDECREF(logfile);
+	server_config_free(&cfg);
 	return rc;
 }
 
-/* Close the server if still open (dealloc and close()). */
 static void
 native_server_release(struct native_server *self)
 {
@@ -486,19 +527,18 @@ static PyGetSetDef native_server_getset[] = {
 };
 
 PyDoc_STRVAR(native_server_doc,
-"Server(port=5002, *, host='127.0.0.1', unixsocket=None,\n"
-"       unixsocketperm=0o700, maxclients=10000, loglevel='notice',\n"
-"       logfile=None, event_backend=None, proto_max_bulk_len=0,\n"
-"       tcp_backlog=511, requirepass=None,\n"
-"       client_output_buffer_limit=None)\n"
+"Server(port=5002, *, host='127.0.0.1', **settings)\n"
 "--\n\n"
 "The embedded tiny-mp-cache server. Making one binds its sockets (a\n"
 "taken port raises OSError at once); run() serves, stop() stops it from\n"
 "any thread, close() frees it. port=0 picks a free port (see .port);\n"
-"port=-1 listens on the Unix socket only. requirepass: clients must\n"
-"AUTH with it first (None or '': no password). client_output_buffer_limit:\n"
-"a client with more unsent reply bytes is disconnected (0: no limit;\n"
-"None: 1 GB).");
+"port=-1 listens on the Unix socket only (give unixsocket=).\n\n"
+"Every other keyword is a server setting, named as the server's\n"
+"--option with '_' for '-' (maxmemory_policy='allkeys-lru', hz=20,\n"
+"requirepass='...'); None keeps the default. Ints go to numeric\n"
+"settings, bools to yes/no ones, str to the rest; memory sizes take an\n"
+"int or a str such as '100mb'. A wrong type raises TypeError, a bad\n"
+"value ValueError with the reason CONFIG SET would give.");
 
 static PyTypeObject native_server_type = {
 	PyVarObject_HEAD_INIT(NULL, 0)

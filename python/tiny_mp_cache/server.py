@@ -107,7 +107,8 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
           requirepass: Optional[str] = None,
           client_output_buffer_limit: Optional[int] = None,
           busy_poll_us: int = 50,
-          ready: Optional[ReadyCallback] = None) -> None:
+          ready: Optional[ReadyCallback] = None,
+          **settings: Any) -> None:
     """Serve on host:port (127.0.0.1:5002 by default) until stopped; blocks.
 
     Runs the same C server as ``tiny-mp-cache-server`` in this process with
@@ -128,6 +129,12 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
     None: the server's default, 1 GB) and ``busy_poll_us`` (after a round
     of requests, poll this long for more before sleeping; 0: off).
 
+    Any other server setting goes in ``settings``, named as the server's
+    ``--option`` with ``_`` for ``-``: ``maxmemory="100mb"``,
+    ``maxmemory_policy="allkeys-lru"``, ``hz=20`` ... (see
+    ``tiny-mp-cache-server --help``). A wrong type raises
+    :class:`TypeError`, a bad value :class:`ValueError`.
+
     Returns when the server is stopped (SHUTDOWN, ``Server.stop()``);
     raises :class:`KeyboardInterrupt` on SIGINT; ends the process on
     SIGTERM (see the module's documentation).
@@ -138,7 +145,7 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
         event_backend=event_backend, proto_max_bulk_len=proto_max_bulk_len,
         tcp_backlog=tcp_backlog, requirepass=requirepass,
         client_output_buffer_limit=client_output_buffer_limit,
-        busy_poll_us=busy_poll_us), ready)
+        busy_poll_us=busy_poll_us, **settings), ready)
 
 
 def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
@@ -150,7 +157,8 @@ def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
                requirepass: Optional[str] = None,
                client_output_buffer_limit: Optional[int] = None,
                busy_poll_us: int = 50,
-               ready: Optional[ReadyCallback] = None) -> None:
+               ready: Optional[ReadyCallback] = None,
+               **settings: Any) -> None:
     """Like :func:`serve`, on the Unix socket at path only (no TCP).
 
     A stale socket file left by a dead server is replaced; a file that is
@@ -164,7 +172,7 @@ def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
         event_backend=event_backend, proto_max_bulk_len=proto_max_bulk_len,
         requirepass=requirepass,
         client_output_buffer_limit=client_output_buffer_limit,
-        busy_poll_us=busy_poll_us), ready)
+        busy_poll_us=busy_poll_us, **settings), ready)
 
 
 # ---- spawn(): the server in a child process ----

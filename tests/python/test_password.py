@@ -431,7 +431,8 @@ def test_spawn_options(backend):
         with TinyCache(srv.address, password=PW, connect_timeout=5) as c:
             assert c.ping()
     for bad, exc in (({"client_output_buffer_limit": -1}, ValueError),
-                     ({"client_output_buffer_limit": "1gb"}, TypeError),
+                     ({"client_output_buffer_limit": "lots"}, ValueError),
+                     ({"client_output_buffer_limit": 1.5}, TypeError),
                      ({"busy_poll_us": -1}, ValueError),
                      ({"busy_poll_us": 100001}, ValueError),
                      ({"busy_poll_us": "fast"}, TypeError),

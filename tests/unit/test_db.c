@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for db.c: hit/miss counting, db_take, db_keys (the "prefix*"
- * fast path against the general matcher), flush and idle-time rehash.
+ * Unit tests for db.c: hit/miss counting, types and encodings, expiry
+ * across the two tables, rename, SCAN's guarantee under resizes, the
+ * access clock, db_keys (the "prefix*" fast path against the general
+ * matcher), flush and idle-time rehash.
  */
 #include "config.h"
 
@@ -13,6 +15,7 @@
 #include "dict.h"
 #include "glob.h"
 #include "mem.h"
+#include "object.h"
 #include "tap.h"
 
 /* A set of keys collected by db_keys, as one bitmap over "key:<n>". */
@@ -71,6 +74,34 @@ starts_with(unsigned long n, const char *p)
 	return strncmp(buf, p, strlen(p)) == 0;
 }
 
+/* Set a string key (encoding as sent), no expire. */
+static int
+sset(struct db *db, const char *key, size_t klen, const char *val,
+    size_t vlen)
+{
+	int existed = db_find(db, key, klen, DB_NOSTATS | DB_NOTOUCH) != NULL;
+
+	db_set(db, key, klen, OBJ_STRING, obj_string_encoding(val, vlen), val,
+	    vlen, DB_EXPIRE_NONE);
+	return !existed;
+}
+
+/* The value of a string key (a hit or a miss counted), or NULL. */
+static const char *
+sget(struct db *db, const char *key, size_t klen, size_t *vlen)
+{
+	dbkey *k = db_find(db, key, klen, 0);
+
+	return k != NULL ? db_key_value(k, vlen) : NULL;
+}
+
+/* 1 if key exists (nothing counted). */
+static int
+sexists(struct db *db, const char *key, size_t klen)
+{
+	return db_find(db, key, klen, DB_NOSTATS | DB_NOTOUCH) != NULL;
+}
+
 /* keyspace hits and misses: which calls count and which do not. */
 static void
 test_counters(void)
@@ -78,43 +109,297 @@ test_counters(void)
 	struct db db;
 	const char *v;
 	size_t vlen = 99;
-	dict_entry *e;
+	dbkey *k;
+	int wrong;
 
 	db_init(&db);
 	is_int(db.hits, 0, "no hits yet");
 	is_int(db.misses, 0, "no misses yet");
-	ok(db_get(&db, "a", 1, &vlen) == NULL, "get of a missing key");
+	ok(sget(&db, "a", 1, &vlen) == NULL, "get of a missing key");
 	is_int(db.misses, 1, "a miss counted");
-	is_int(db_set(&db, "a", 1, "x\0y", 3), 1, "set new -> 1");
-	is_int(db_set(&db, "a", 1, "x\0yz", 4), 0, "set existing -> 0");
-	v = db_get(&db, "a", 1, &vlen);
+	is_int(sset(&db, "a", 1, "x\0y", 3), 1, "set new");
+	is_int(sset(&db, "a", 1, "x\0yz", 4), 0, "set existing");
+	v = sget(&db, "a", 1, &vlen);
 	ok(v != NULL && vlen == 4 && memcmp(v, "x\0yz", 4) == 0,
 	    "get returns the binary value");
 	is_int(db.hits, 1, "a hit counted");
-	is_int(db_exists(&db, "a", 1), 1, "exists -> 1");
-	is_int(db_exists(&db, "b", 1), 0, "exists on missing -> 0");
-	ok(db.hits == 1 && db.misses == 1, "exists counts nothing");
+	is_int(sexists(&db, "a", 1), 1, "exists -> 1");
+	is_int(sexists(&db, "b", 1), 0, "exists on missing -> 0");
+	ok(db.hits == 1 && db.misses == 1, "DB_NOSTATS counts nothing");
 
-	e = db_take(&db, "a", 1);
-	ok(e != NULL, "take returns the entry");
-	if (e != NULL) {
-		v = dict_entry_val(e, &vlen);
+	k = db_take(&db, "a", 1, OBJ_STRING, &wrong);
+	ok(k != NULL && !wrong, "take returns the key");
+	if (k != NULL) {
+		v = db_key_value(k, &vlen);
 		ok(vlen == 4 && memcmp(v, "x\0yz", 4) == 0,
-		    "taken entry holds the value");
-		dict_entry_free(e);
+		    "taken key holds the value");
+		db_key_free(k);
 	}
 	is_int(db.hits, 2, "take counts a hit");
-	is_int(db_exists(&db, "a", 1), 0, "taken key is gone");
-	ok(db_take(&db, "a", 1) == NULL, "take again -> NULL");
+	is_int(sexists(&db, "a", 1), 0, "taken key is gone");
+	ok(db_take(&db, "a", 1, OBJ_STRING, &wrong) == NULL && !wrong,
+	    "take again -> NULL");
 	is_int(db.misses, 2, "take of a missing key counts a miss");
 	is_int(db_size(&db), 0, "empty");
 
-	db_set(&db, "d", 1, "", 0);
-	v = db_get(&db, "d", 1, &vlen);
+	sset(&db, "d", 1, "", 0);
+	v = sget(&db, "d", 1, &vlen);
 	ok(v != NULL && vlen == 0, "empty value is a hit, not a miss");
 	is_int(db_delete(&db, "d", 1), 1, "delete -> 1");
 	is_int(db_delete(&db, "d", 1), 0, "delete again -> 0");
 	ok(db.hits == 3 && db.misses == 2, "delete counts nothing");
+	db_free(&db);
+}
+
+/* Types and encodings: the meta word keeps them; take refuses a key of
+ * another type and leaves it alone. */
+static void
+test_types(void)
+{
+	struct db db;
+	dbkey *k;
+	int wrong;
+	size_t n;
+
+	db_init(&db);
+	k = db_set(&db, "l", 1, OBJ_LIST, OBJ_ENC_LISTPACK, "abc", 3,
+	    DB_EXPIRE_NONE);
+	is_int(db_key_type(k), OBJ_LIST, "type list kept");
+	is_int(db_key_encoding(k), OBJ_ENC_LISTPACK, "encoding kept");
+	ok(db_take(&db, "l", 1, OBJ_STRING, &wrong) == NULL && wrong,
+	    "take of a list as a string: wrong type");
+	ok(sexists(&db, "l", 1), "the list stays");
+	sset(&db, "l", 1, "12345", 5);
+	k = db_find(&db, "l", 1, 0);
+	ok(k != NULL && db_key_type(k) == OBJ_STRING &&
+	    db_key_encoding(k) == OBJ_ENC_INT, "set replaces any type; "
+	    "'12345' is int-encoded");
+	sset(&db, "e", 1, "hello", 5);
+	is_int(db_key_encoding(db_find(&db, "e", 1, 0)), OBJ_ENC_EMBSTR,
+	    "a short string is embstr");
+	k = db_find(&db, "e", 1, 0);
+	db_key_set_encoding(k, OBJ_ENC_RAW);
+	is_int(db_key_encoding(db_find(&db, "e", 1, 0)), OBJ_ENC_RAW,
+	    "encoding changed in place");
+	ok(strcmp(obj_type_name(OBJ_LIST), "list") == 0 &&
+	    strcmp(obj_encoding_name(OBJ_ENC_EMBSTR), "embstr") == 0,
+	    "names as Redis");
+	is_int(obj_string_encoding("-9223372036854775808", 20), OBJ_ENC_INT,
+	    "LLONG_MIN is int");
+	is_int(obj_string_encoding("012", 3), OBJ_ENC_EMBSTR,
+	    "'012' is not a canonical integer");
+	n = 45;
+	is_int(obj_string_encoding("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	    n), OBJ_ENC_RAW, "45 bytes is raw");
+	k = db_find(&db, "e", 1, 0);
+	k = db_resize(&db, k, NULL, 8);
+	memcpy(db_key_value(k, &n) + 5, "!!!", 3);
+	ok(n == 8 && memcmp(db_key_value(k, &n), "hello!!!", 8) == 0,
+	    "resize keeps the prefix");
+	k = db_resize(&db, k, NULL, 300);
+	ok(memcmp(db_key_value(k, &n), "hello!!!", 8) == 0 && n == 300,
+	    "resize across the 128-byte varint boundary keeps the prefix");
+	db_free(&db);
+}
+
+/* Removals by expiry seen through the hook. */
+struct removed {
+	int expired, evicted;
+	char last[32];
+};
+
+static void
+on_remove(void *arg, const char *key, size_t klen, enum db_removal why)
+{
+	struct removed *r = arg;
+
+	if (why == DB_REMOVED_EXPIRED)
+		r->expired++;
+	else
+		r->evicted++;
+	snprintf(r->last, sizeof(r->last), "%.*s", (int)klen, key);
+}
+
+/* Expire times: lazy expiry, the two tables, persist, rename. */
+static void
+test_expiry(void)
+{
+	struct db db;
+	struct removed rm = { 0, 0, "" };
+	dbkey *k;
+	size_t n;
+
+	db_init(&db);
+	db.on_remove = on_remove;
+	db.on_remove_arg = &rm;
+	db.now = 1000000;
+	k = db_set(&db, "t", 1, OBJ_STRING, OBJ_ENC_EMBSTR, "v", 1, 1000500);
+	is_int(db_key_expire(k), 1000500, "expire stored");
+	is_int(db_expires_size(&db), 1, "in the table of keys with a TTL");
+	is_int(dict_size(db.keys), 0, "not in the other");
+	db.now = 1000500;
+	ok(db_find(&db, "t", 1, 0) != NULL, "alive at its expire ms");
+	db.now = 1000501;
+	ok(db_find(&db, "t", 1, 0) == NULL, "gone one ms later");
+	is_int(rm.expired, 1, "the hook heard of it");
+	ok(strcmp(rm.last, "t") == 0, "with its name");
+	is_int(db.expired, 1, "expired counted");
+	is_int(db_size(&db), 0, "lazily removed");
+
+	sset(&db, "p", 1, "value", 5);
+	k = db_find(&db, "p", 1, 0);
+	is_int(db_key_expire(k), -1, "no expire");
+	k = db_set_expire(&db, k, 2000000);
+	ok(db_expires_size(&db) == 1 && dict_size(db.keys) == 0,
+	    "set_expire moves it to the TTL table");
+	ok(memcmp(db_key_value(k, &n), "value", 5) == 0 && n == 5,
+	    "value intact after the move");
+	k = db_set_expire(&db, k, 3000000);
+	is_int(db_key_expire(k), 3000000, "changed in place");
+	k = db_set(&db, "p", 1, OBJ_STRING, OBJ_ENC_EMBSTR, "w", 1,
+	    DB_EXPIRE_KEEP);
+	is_int(db_key_expire(k), 3000000, "KEEP keeps the TTL");
+	k = db_set(&db, "p", 1, OBJ_STRING, OBJ_ENC_EMBSTR, "w", 1,
+	    DB_EXPIRE_NONE);
+	ok(db_key_expire(k) == -1 && db_expires_size(&db) == 0,
+	    "a plain set drops the TTL");
+	k = db_set_expire(&db, k, 3000000);
+	k = db_persist(&db, k);
+	ok(db_key_expire(k) == -1 && dict_size(db.keys) == 1,
+	    "persist moves it back");
+
+	k = db_set(&db, "src", 3, OBJ_STRING, OBJ_ENC_EMBSTR, "sv", 2,
+	    5000000);
+	sset(&db, "dst", 3, "old", 3);
+	is_int(db_rename(&db, "src", 3, "dst", 3, 1), 0, "renamenx onto an "
+	    "existing key -> 0");
+	is_int(db_rename(&db, "src", 3, "dst", 3, 0), 1, "rename -> 1");
+	k = db_find(&db, "dst", 3, 0);
+	ok(k != NULL && db_key_expire(k) == 5000000 &&
+	    memcmp(db_key_value(k, &n), "sv", 2) == 0,
+	    "rename carries the value and the TTL");
+	ok(!sexists(&db, "src", 3), "source gone");
+	is_int(db_rename(&db, "nope", 4, "x", 1, 0), -1, "missing source");
+	is_int(db_rename(&db, "dst", 3, "dst", 3, 0), 1, "onto itself");
+
+	/* KEYS skips stale keys without removing them. */
+	db_set(&db, "s1", 2, OBJ_STRING, 0, "", 0, 10);
+	db.now = 20;
+	{
+		struct seen *s = keys_of(&db, "s*");
+
+		is_int(s->count, 0, "a stale key is not listed");
+		free(s);
+	}
+	is_int(db_expires_size(&db), 2, "but still held until touched");
+	ok(db_random(&db) != NULL, "random finds a live key");
+	db_free(&db);
+}
+
+/* SCAN over both tables: every key present throughout is reported,
+ * while the tables grow, shrink, and keys move between them. */
+struct scan_seen {
+	unsigned char hit[NKEYS];
+};
+
+static void
+scan_collect(const dbkey *k, void *arg)
+{
+	struct scan_seen *s = arg;
+	size_t klen;
+	const char *key = db_key_name(k, &klen);
+	char buf[16];
+
+	if (klen >= 2 && klen < sizeof(buf) && key[0] == 'k') {
+		memcpy(buf, key + 1, klen - 1);
+		buf[klen - 1] = '\0';
+		s->hit[atoi(buf) % NKEYS] = 1;
+	}
+}
+
+static void
+test_scan(void)
+{
+	struct db db;
+	struct scan_seen *seen = calloc(1, sizeof(*seen));
+	char key[32];
+	size_t cursor = 0, i, n, missing = 0, steps = 0;
+	dbkey *k;
+
+	db_init(&db);
+	db.now = 1;
+	/* Keys 0-999 live for the whole scan, half of them with a TTL. */
+	for (i = 0; i < 1000; i++) {
+		n = (size_t)snprintf(key, sizeof key, "k%zu", i);
+		db_set(&db, key, n, OBJ_STRING, 0, "v", 1,
+		    i % 2 ? 1000000 : DB_EXPIRE_NONE);
+	}
+	do {
+		cursor = db_scan(&db, cursor, scan_collect, seen);
+		steps++;
+		/* Meanwhile: grow with 3000 more keys, then delete them
+		 * (shrink), and move keys between the tables. */
+		if (steps < 30)
+			for (i = 0; i < 100; i++) {
+				n = (size_t)snprintf(key, sizeof key, "g%zu",
+				    steps * 100 + i);
+				sset(&db, key, n, "v", 1);
+			}
+		else if (steps < 60)
+			for (i = 0; i < 100; i++) {
+				n = (size_t)snprintf(key, sizeof key, "g%zu",
+				    (steps - 30) * 100 + i);
+				db_delete(&db, key, n);
+			}
+		n = (size_t)snprintf(key, sizeof key, "k%zu",
+		    (steps * 7) % 1000);
+		k = db_find(&db, key, n, DB_NOSTATS);
+		if (db_key_expire(k) >= 0)
+			db_persist(&db, k);
+		else
+			db_set_expire(&db, k, 1000000);
+	} while (cursor != 0 && steps < 100000);
+	for (i = 0; i < 1000; i++)
+		missing += !seen->hit[i];
+	is_int(missing, 0, "every key present throughout was reported "
+	    "(%zu steps)", steps);
+	ok(cursor == 0, "the scan ended");
+	free(seen);
+	db_free(&db);
+}
+
+/* The access clock: LRU seconds, LFU counter with decay. */
+static void
+test_clock(void)
+{
+	struct db db;
+	uint64_t rng = 42;
+	unsigned c, i;
+	dbkey *k;
+
+	db_init(&db);
+	db.now = 100000;
+	sset(&db, "a", 1, "v", 1);
+	k = db_find(&db, "a", 1, DB_NOTOUCH);
+	is_int(db_key_clock(k), 100, "LRU clock in seconds");
+	db.now = 105000;
+	k = db_find(&db, "a", 1, DB_NOTOUCH);
+	is_int(obj_lru_idle_ms(db_key_clock(k), db.now), 5000,
+	    "idle 5 s (NOTOUCH left it)");
+	db_find(&db, "a", 1, 0);
+	k = db_find(&db, "a", 1, DB_NOTOUCH);
+	is_int(obj_lru_idle_ms(db_key_clock(k), db.now), 0, "touched");
+
+	c = obj_lfu_new(0);
+	is_int(c & 255, OBJ_LFU_INIT, "a new LFU key starts at 5");
+	for (i = 0; i < 100000; i++)
+		c = obj_lfu_touch(c, 0, 10, 1, &rng);
+	/* Redis's table for factor 10: 100K hits give about 142. */
+	ok((c & 255) > 120 && (c & 255) < 170,
+	    "100000 hits at factor 10 give a log counter (%u)", c & 255);
+	is_int(obj_lfu_decayed(c, 10 * 60000, 1), (c & 255) - 10,
+	    "10 idle minutes take 10 off at decay time 1");
+	is_int(obj_lfu_decayed(c, 10 * 60000, 0), c & 255, "no decay at 0");
 	db_free(&db);
 }
 
@@ -132,10 +417,10 @@ test_keys(void)
 	db_init(&db);
 	for (i = 0; i < NKEYS; i++) {
 		n = (size_t)snprintf(key, sizeof key, "key:%zu", i);
-		db_set(&db, key, n, key, n);
+		sset(&db, key, n, key, n);
 	}
-	db_set(&db, "other", 5, "", 0);
-	db_set(&db, "", 0, "empty key", 9);
+	sset(&db, "other", 5, "", 0);
+	sset(&db, "", 0, "empty key", 9);
 	is_int(db_size(&db), NKEYS + 2, "5002 keys");
 
 	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
@@ -187,8 +472,8 @@ test_keys(void)
 	a = keys_of(&db, "*");
 	is_int(a->count, 0, "no keys after flush");
 	free(a);
-	ok(db_get(&db, "key:1", 5, &n) == NULL, "flushed key is gone");
-	is_int(db_set(&db, "key:1", 5, "v", 1), 1, "usable after flush");
+	ok(sget(&db, "key:1", 5, &n) == NULL, "flushed key is gone");
+	is_int(sset(&db, "key:1", 5, "v", 1), 1, "usable after flush");
 	db_free(&db);
 }
 
@@ -202,17 +487,18 @@ test_flush_and_cron(void)
 	unsigned long long hits;
 
 	db_init(&db);
-	for (i = 0; i < 3000; i++) {
+	for (i = 0; i < 2400; i++) {
 		n = (size_t)snprintf(key, sizeof key, "c:%zu", i);
-		db_set(&db, key, n, "v", 1);
+		sset(&db, key, n, "v", 1);
 	}
-	/* The 2049th key started a grow that later sets have not finished. */
+	/* The 2049th key started a grow that the 3 steps of each later set
+	 * (a lookup, a store, a link) have not finished. */
 	ok(dict_is_rehashing(db.keys), "a grow is running");
 	db_cron(&db, 100);
 	ok(!dict_is_rehashing(db.keys), "db_cron finishes it");
 	is_int(dict_buckets(db.keys), 4096, "4096 buckets");
 
-	db_get(&db, "c:1", 3, &n);
+	sget(&db, "c:1", 3, &n);
 	hits = db.hits;
 	db_flush(&db);
 	is_int(db.hits, hits, "flush keeps the counters (as FLUSHALL)");
@@ -227,6 +513,10 @@ int
 main(void)
 {
 	test_counters();
+	test_types();
+	test_expiry();
+	test_scan();
+	test_clock();
 	test_keys();
 	test_flush_and_cron();
 	return done_testing();

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* Administration: SHUTDOWN. */
+#include "config.h"
+
+#include "client.h"
+#include "commands.h"
+#include "event.h"
+#include "log.h"
+#include "resp.h"
+#include "state.h"
+
+/*
+ * SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
+ * There is nothing to save, so SAVE and NOSAVE both stop the server; the
+ * connection is closed without a reply, as Redis does.
+ */
+void
+cmd_shutdown(struct client *c)
+{
+	int i, abort_flag = 0, save = 0, nosave = 0;
+
+	for (i = 1; i < c->argc; i++) {
+		if (arg_is(&c->argv[i], "nosave"))
+			nosave = 1;
+		else if (arg_is(&c->argv[i], "save"))
+			save = 1;
+		else if (arg_is(&c->argv[i], "now") ||
+		    arg_is(&c->argv[i], "force"))
+			continue;
+		else if (arg_is(&c->argv[i], "abort"))
+			abort_flag = 1;
+		else {
+			reply_syntax_error(c);
+			return;
+		}
+	}
+	if ((abort_flag && c->argc != 2) || (save && nosave)) {
+		reply_syntax_error(c);
+		return;
+	}
+	if (abort_flag) {
+		resp_add_error(&c->reply, "No shutdown in progress.", 24);
+		return;
+	}
+	log_write(&c->srv->log, LL_WARNING,
+	    "User requested shutdown...");
+	c->srv->shutdown_asap = 1;
+	c->flags |= CLIENT_CLOSE_ASAP;
+	event_stop(c->srv->el);
+}
