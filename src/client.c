@@ -191,7 +191,7 @@ client_check_obuf(struct client *c, long long now)
 	if (lim->soft <= 0 || pending <= (size_t)lim->soft)
 		c->obuf_soft_since = 0;
 	else if (c->obuf_soft_since == 0)
-		c->obuf_soft_since = now;
+		c->obuf_soft_since = now != 0 ? now : clock_mono_ms();
 	if ((lim->hard > 0 && pending > (size_t)lim->hard) ||
 	    (c->obuf_soft_since != 0 &&
 	    now - c->obuf_soft_since > lim->soft_seconds * 1000)) {
@@ -258,7 +258,12 @@ client_process_input(struct client *c)
 		command_dispatch(c);
 		c->argc = 0;
 		c->argv = NULL;
-		if (client_check_obuf(c, clock_mono_ms()) == -1)
+		/* Cheap unless a limit is near: the clock is read only when
+		 * a soft limit is running. */
+		if ((client_pending_output(c) > srv->obuf_check_from ||
+		    c->obuf_soft_since != 0) &&
+		    client_check_obuf(c, c->obuf_soft_since != 0 ?
+		    clock_mono_ms() : 0) == -1)
 			break;
 	}
 	client_compact(c);
@@ -312,6 +317,7 @@ client_read(struct client *c)
 		return -1;
 	}
 	c->last_ms = clock_mono_ms();
+	srv->clock_us = clock_wall_us();
 	return 0;
 }
 

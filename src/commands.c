@@ -97,7 +97,9 @@ static struct command *lookup_slots[LOOKUP_SLOTS];
 static int ncommands;            /* commands and subcommands */
 static pthread_once_t commands_once = PTHREAD_ONCE_INIT;
 
-/* FNV-1a over the name folded to lower case. */
+/* FNV-1a over the name with ASCII letters folded to lower case (names
+ * are letters, '|' and ':'; other bytes only need to hash alike in any
+ * case for a miss to stay a miss). */
 static unsigned
 lookup_hash(const char *name, size_t len)
 {
@@ -105,10 +107,27 @@ lookup_hash(const char *name, size_t len)
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)tolower((unsigned char)name[i]);
+		h ^= (unsigned char)name[i] | 0x20u;
 		h *= 16777619u;
 	}
 	return h;
+}
+
+/* 1 if name (len bytes, any case) is cmd's lower-case name. */
+static inline int
+lookup_is(const struct command *cmd, const char *name, size_t len)
+{
+	unsigned char ch;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		ch = (unsigned char)name[i];
+		if (ch >= 'A' && ch <= 'Z')
+			ch |= 0x20;
+		if (ch != (unsigned char)cmd->name[i])
+			return 0;     /* also at cmd's NUL: name is longer */
+	}
+	return cmd->name[len] == '\0';
 }
 
 /* Number every row and put the top-level ones into the lookup table. */
@@ -167,8 +186,7 @@ command_lookup(const char *name, size_t len)
 	commands_init();
 	i = lookup_hash(name, len) & (LOOKUP_SLOTS - 1);
 	while ((cmd = lookup_slots[i]) != NULL) {
-		if (strlen(cmd->name) == len &&
-		    strncasecmp(cmd->name, name, len) == 0)
+		if (lookup_is(cmd, name, len))
 			return cmd;
 		i = (i + 1) & (LOOKUP_SLOTS - 1);
 	}
@@ -323,9 +341,12 @@ static int
 command_is_http(struct client *c)
 {
 	static long long logged_ms;
+	const struct resp_arg *a = &c->argv[0];
 	long long now;
 
-	if (!arg_is(&c->argv[0], "post") && !arg_is(&c->argv[0], "host:"))
+	if ((a->len != 4 && a->len != 5) || (a->ptr[0] | 0x20) != 'p' ?
+	    a->len != 5 || (a->ptr[0] | 0x20) != 'h' || !arg_is(a, "host:") :
+	    !arg_is(a, "post"))
 		return 0;
 	now = clock_mono_ms();
 	if (logged_ms == 0 || now - logged_ms > 60000) {
@@ -362,7 +383,11 @@ command_dispatch(struct client *c)
 
 	if (command_is_http(c))
 		return;
-	cmd = command_lookup(c->argv[0].ptr, c->argv[0].len);
+	/* A pipeline mostly repeats one command: try the last one first. */
+	cmd = c->lastcmd;
+	if (cmd == NULL || cmd->parent != NULL ||
+	    !lookup_is(cmd, c->argv[0].ptr, c->argv[0].len))
+		cmd = command_lookup(c->argv[0].ptr, c->argv[0].len);
 	if (cmd == NULL) {
 		reply_unknown_command(c);
 		command_reject(c, NULL, off);
@@ -392,7 +417,9 @@ command_dispatch(struct client *c)
 		command_reject(c, cmd, off);
 		return;
 	}
-	start = clock_wall_us();
+	/* One clock read per command: it starts when the one before ended
+	 * (or when its batch was read: client.c sets srv->clock_us). */
+	start = srv->clock_us != 0 ? srv->clock_us : clock_wall_us();
 	srv->db.now = start / 1000;
 	/* Over maxmemory: evict first; a command that may add memory is
 	 * refused if nothing can go. */
@@ -411,7 +438,8 @@ command_dispatch(struct client *c)
 	cmd->proc(c);
 	st = &srv->cmdstats[cmd->id];
 	st->calls++;
-	start = clock_wall_us() - start;
+	srv->clock_us = clock_wall_us();
+	start = srv->clock_us - start;
 	st->usec += (unsigned long long)(start > 0 ? start : 0);
 	if (command_note_error(c, off))
 		st->failed++;

@@ -127,16 +127,15 @@ db_expire_if_due(struct db *db, dbkey *k)
 	return 1;
 }
 
-/* Find key without counting or touching; stale keys are expired. */
+/* Find key (whose hash goes to *hp) without counting or touching;
+ * stale keys are expired. */
 static dbkey *
-db_lookup(struct db *db, const char *key, size_t klen)
+db_lookup_h(struct db *db, const char *key, size_t klen, uint64_t *hp)
 {
 	dict_entry *e = NULL;
 	uint64_t h;
 
-	if (dict_size(db->keys) == 0 && dict_size(db->expires) == 0)
-		return NULL;
-	h = dict_key_hash(db->keys, key, klen);
+	*hp = h = dict_key_hash(db->keys, key, klen);
 	if (dict_size(db->keys) != 0)
 		e = dict_find_h(db->keys, key, klen, h);
 	if (e == NULL && dict_size(db->expires) != 0) {
@@ -145,6 +144,17 @@ db_lookup(struct db *db, const char *key, size_t klen)
 			e = NULL;
 	}
 	return e;
+}
+
+/* db_lookup_h without the hash. */
+static dbkey *
+db_lookup(struct db *db, const char *key, size_t klen)
+{
+	uint64_t h;
+
+	if (dict_size(db->keys) == 0 && dict_size(db->expires) == 0)
+		return NULL;
+	return db_lookup_h(db, key, klen, &h);
 }
 
 dbkey *
@@ -231,7 +241,8 @@ dbkey *
 db_set(struct db *db, const char *key, size_t klen, int type, int enc,
     const void *val, size_t vlen, long long expire)
 {
-	dbkey *old = db_lookup(db, key, klen), *k;
+	uint64_t h;
+	dbkey *old = db_lookup_h(db, key, klen, &h), *k;
 	uint32_t meta;
 	unsigned clock = db_new_clock(db);
 
@@ -255,9 +266,8 @@ db_set(struct db *db, const char *key, size_t klen, int type, int enc,
 		db_drop(db, old, 1);
 	}
 	meta = obj_meta(type, enc, clock) | (expire >= 0 ? DICT_META_EXPIRE : 0);
-	k = dict_entry_new(key, klen, meta, expire, val, vlen);
-	dict_link(expire >= 0 ? db->expires : db->keys, k,
-	    dict_key_hash(db->keys, key, klen));
+	k = dict_add(expire >= 0 ? db->expires : db->keys, h, key, klen,
+	    meta, expire, val, vlen);
 	db->dirty++;
 	return k;
 }

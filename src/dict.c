@@ -59,20 +59,6 @@ struct dict_entry {
  * be less than sizeof(struct dict_entry) (padding is not allocated). */
 #define DICT_HDR offsetof(struct dict_entry, data)
 
-struct dict_table {
-	dict_entry	**slots;          /* bucket heads; NULL if size is 0 */
-	size_t		  size;           /* 0 or a power of two */
-	size_t		  used;           /* entries in this table */
-};
-
-struct dict {
-	struct dict_table t[2];           /* t[1] only while rehashing */
-	size_t		  rehash_idx;     /* next t[0] slot to move */
-	size_t		  entry_bytes;    /* usable bytes of every entry */
-	uint64_t	  k0, k1;         /* hash key, fixed at creation */
-	dict_free_proc	 *on_free;        /* called on entries freed here */
-};
-
 /* The default key until dict_set_hash_seed() runs (arbitrary constants). */
 static uint64_t dict_seed_k0 = 0x8f2a1c9d3b7e4650ULL;
 static uint64_t dict_seed_k1 = 0x17c3e5a9d2b08f64ULL;
@@ -154,7 +140,7 @@ dict_hash(const void *key, size_t len)
 /* ---- Entries ---- */
 
 /* Bytes a varint of v takes (7 bits a byte, low bits first). */
-static size_t
+static inline size_t
 dict_varint_len(size_t v)
 {
 	size_t n = 1;
@@ -167,11 +153,15 @@ dict_varint_len(size_t v)
 }
 
 /* Write v as a varint at p; returns the bytes written. */
-static size_t
+static inline size_t
 dict_varint_put(unsigned char *p, size_t v)
 {
 	size_t n = 0;
 
+	if (v < 0x80) {
+		p[0] = (unsigned char)v;
+		return 1;
+	}
 	while (v >= 0x80) {
 		p[n++] = (unsigned char)(v | 0x80);
 		v >>= 7;
@@ -215,16 +205,17 @@ dict_entry_val_off(const dict_entry *e)
 	return off + klen;
 }
 
-dict_entry *
-dict_entry_new(const void *key, size_t klen, uint32_t meta,
-    long long expire, const void *val, size_t vlen)
+/* Make an entry (see dict_entry_new); *usable gets the bytes it costs. */
+static dict_entry *
+dict_entry_make(const void *key, size_t klen, uint32_t meta,
+    long long expire, const void *val, size_t vlen, size_t *usable)
 {
 	size_t xn = (meta & DICT_META_EXPIRE) ? 8 : 0;
 	size_t kn = dict_varint_len(klen), vn = dict_varint_len(vlen);
 	dict_entry *e;
 	unsigned char *p;
 
-	e = mem_alloc(DICT_HDR + xn + kn + klen + vn + vlen);
+	e = mem_alloc_usable(DICT_HDR + xn + kn + klen + vn + vlen, usable);
 	e->next = NULL;
 	e->meta = meta;
 	p = e->data;
@@ -242,6 +233,15 @@ dict_entry_new(const void *key, size_t klen, uint32_t meta,
 	if (vlen != 0 && val != NULL)
 		memcpy(p, val, vlen);
 	return e;
+}
+
+dict_entry *
+dict_entry_new(const void *key, size_t klen, uint32_t meta,
+    long long expire, const void *val, size_t vlen)
+{
+	size_t usable;
+
+	return dict_entry_make(key, klen, meta, expire, val, vlen, &usable);
 }
 
 /* 1 if e's key is key (klen bytes). */
@@ -574,13 +574,6 @@ dict_free(dict *d)
 	mem_free(d);
 }
 
-/* Return the number of entries. */
-size_t
-dict_size(const dict *d)
-{
-	return d->t[0].used + d->t[1].used;
-}
-
 /* Return the slots in both tables. */
 size_t
 dict_buckets(const dict *d)
@@ -617,9 +610,10 @@ dict_find(dict *d, const void *key, size_t klen)
 	return dict_find_h(d, key, klen, dict_key_hash(d, key, klen));
 }
 
-/* Put e at the head of its bucket (growing first if due). */
-void
-dict_link(dict *d, dict_entry *e, uint64_t h)
+/* Put e (which costs usable bytes) at the head of its bucket, growing
+ * first if due. */
+static void
+dict_link_sized(dict *d, dict_entry *e, uint64_t h, size_t usable)
 {
 	struct dict_table *t;
 	dict_entry **link;
@@ -631,7 +625,25 @@ dict_link(dict *d, dict_entry *e, uint64_t h)
 	e->next = *link;
 	*link = e;
 	t->used++;
-	d->entry_bytes += mem_usable(e);
+	d->entry_bytes += usable;
+}
+
+void
+dict_link(dict *d, dict_entry *e, uint64_t h)
+{
+	dict_link_sized(d, e, h, mem_usable(e));
+}
+
+dict_entry *
+dict_add(dict *d, uint64_t h, const void *key, size_t klen, uint32_t meta,
+    long long expire, const void *val, size_t vlen)
+{
+	size_t usable;
+	dict_entry *e = dict_entry_make(key, klen, meta, expire, val, vlen,
+	    &usable);
+
+	dict_link_sized(d, e, h, usable);
+	return e;
 }
 
 /* The link that points at e (which is in d), found through its key. */
@@ -703,7 +715,7 @@ dict_set(dict *d, const void *key, size_t klen, const void *val,
 		dict_entry_set_val(d, e, val, vlen);
 		return 0;
 	}
-	dict_link(d, dict_entry_new(key, klen, 0, 0, val, vlen), h);
+	dict_add(d, h, key, klen, 0, 0, val, vlen);
 	return 1;
 }
 

@@ -26,6 +26,22 @@ typedef struct dict_entry dict_entry;   /* meta, [expire], key, value */
  * dict_delete), before its memory goes; NULL: nothing to do. */
 typedef void dict_free_proc(dict_entry *e);
 
+/* One table of a dict. The layout is public for the inline functions
+ * below only: use the functions. */
+struct dict_table {
+	dict_entry	**slots;          /* bucket heads; NULL if size is 0 */
+	size_t		  size;           /* 0 or a power of two */
+	size_t		  used;           /* entries in this table */
+};
+
+struct dict {
+	struct dict_table t[2];           /* t[1] only while rehashing */
+	size_t		  rehash_idx;     /* next t[0] slot to move */
+	size_t		  entry_bytes;    /* usable bytes of every entry */
+	uint64_t	  k0, k1;         /* hash key, fixed at creation */
+	dict_free_proc	 *on_free;        /* called on entries freed here */
+};
+
 /* Seed the hash function for every dict made afterwards (16 bytes). The
  * server seeds it from the OS's random source at startup. */
 void dict_set_hash_seed(const uint8_t seed[16]);
@@ -34,7 +50,13 @@ uint64_t dict_hash(const void *key, size_t len);
 dict *dict_create(dict_free_proc *on_free);
 void dict_free(dict *d);
 void dict_clear(dict *d);                 /* remove every entry */
-size_t dict_size(const dict *d);          /* number of entries */
+/* The number of entries. */
+static inline size_t
+dict_size(const dict *d)
+{
+	return d->t[0].used + d->t[1].used;
+}
+
 size_t dict_buckets(const dict *d);       /* slots in both tables */
 int dict_is_rehashing(const dict *d);
 
@@ -57,6 +79,9 @@ dict_entry *dict_entry_new(const void *key, size_t klen, uint32_t meta,
 
 /* Put e into d under hash h; its key must not be in d already. */
 void dict_link(dict *d, dict_entry *e, uint64_t h);
+/* dict_entry_new and dict_link in one (the hot path of a new key). */
+dict_entry *dict_add(dict *d, uint64_t h, const void *key, size_t klen,
+    uint32_t meta, long long expire, const void *val, size_t vlen);
 
 /* Take key's entry out of d and hand it to the caller (who frees it with
  * dict_entry_free, or links it elsewhere), or NULL if absent. */

@@ -86,6 +86,18 @@ mem_alloc(size_t size)
 }
 
 void *
+mem_alloc_usable(size_t size, size_t *usable)
+{
+	void *p = malloc(size != 0 ? size : 1);
+
+	if (p == NULL)
+		mem_oom(size);
+	*usable = alloc_size(p);
+	atomic_fetch_add_explicit(&used_bytes, *usable, memory_order_relaxed);
+	return p;
+}
+
+void *
 mem_calloc(size_t n, size_t size)
 {
 	void *p = calloc(n != 0 ? n : 1, size != 0 ? size : 1);

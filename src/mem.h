@@ -11,6 +11,8 @@
 #include <stddef.h>
 
 void *mem_alloc(size_t size);                  /* never returns NULL */
+/* mem_alloc that also stores what the block costs (mem_usable). */
+void *mem_alloc_usable(size_t size, size_t *usable);
 void *mem_calloc(size_t n, size_t size);       /* zeroed; never NULL */
 void *mem_realloc(void *ptr, size_t size);     /* never returns NULL */
 void mem_free(void *ptr);                      /* NULL is fine */

@@ -331,6 +331,7 @@ server_sync_settings(struct server *srv)
 {
 	int p = srv->cfg.maxmemory_policy;
 	int lfu = p == MM_ALLKEYS_LFU || p == MM_VOLATILE_LFU;
+	const struct obuf_limit *lim;
 
 	/* Redis keeps hz within 1-500 and shows the value it uses. */
 	if (srv->cfg.hz < SERVER_HZ_MIN)
@@ -348,6 +349,12 @@ server_sync_settings(struct server *srv)
 	srv->db.lfu_log_factor = (int)srv->cfg.lfu_log_factor;
 	srv->db.lfu_decay_time = (int)srv->cfg.lfu_decay_time;
 	srv->log.level = (enum log_level)srv->cfg.loglevel;
+	lim = &srv->cfg.obuf[OBUF_NORMAL];
+	srv->obuf_check_from = SIZE_MAX;
+	if (lim->hard > 0)
+		srv->obuf_check_from = (size_t)lim->hard;
+	if (lim->soft > 0 && (size_t)lim->soft < srv->obuf_check_from)
+		srv->obuf_check_from = (size_t)lim->soft;
 }
 
 /*

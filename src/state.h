@@ -60,7 +60,12 @@ struct server {
 	long long cron_id;               /* the periodic timer */
 	long long tick_last_ms;          /* last cfg.tick call */
 	long long cron_last_ms;          /* last hz work (monotonic) */
+	long long clock_us;              /* wall clock when the last command
+	                                  * ended or input was read: the next
+	                                  * command's start (0: read anew) */
 
+	size_t obuf_check_from;          /* pending output below the lowest
+	                                  * output-buffer limit: no check */
 	struct client *clients;          /* all connections, newest first */
 	int nclients;
 	unsigned long long next_client_id; /* CLIENT ID counter (from 1) */
