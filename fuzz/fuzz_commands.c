@@ -458,7 +458,7 @@ model_command(struct model *m, struct client *c, const char *p, size_t n)
 		model_clear(m);
 	} else if (arg_is(&a[0], "keys") && c->argc == 2)
 		check_keys(m, &a[1], p, p + n);
-	else if ((cmd = command_find(command_table, a[0].ptr, a[0].len)) !=
+	else if ((cmd = command_lookup(a[0].ptr, a[0].len)) !=
 	    NULL && (cmd->flags & CMD_WRITE))
 		/* A write command this model does not know (yet): take
 		 * what it did as right. Any other command must leave the

@@ -9,6 +9,14 @@
 #include "resp.h"
 #include "state.h"
 
+/* The administration family's rows (see commands.c for the fields). */
+struct command admin_commands[] = {
+	{ "shutdown", -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE |
+	  CMD_NOMULTI | CMD_SENTINEL | CMD_ALLOWBUSY, cmd_shutdown, 0, 0, 0,
+	  "@admin @slow @dangerous", NULL, NULL, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
+};
+
 /*
  * SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
  * There is nothing to save, so SAVE and NOSAVE both stop the server; the

@@ -20,7 +20,7 @@
 /* ---- Subcommands ---- */
 
 /*
- * Rows as in command_table (commands.c): name, arity (Redis 7.0's, counting
+ * Rows as in the family tables (commands.c): name, arity (Redis 7.0's, counting
  * the container and the subcommand), flags, handler, key positions, ACL
  * categories, no subcommands, the container's name.
  */
@@ -35,6 +35,13 @@ struct command command_command_sub[] = {
 	  "@slow @connection", NULL, "command", 0 },
 	{ "help", 2, CMD_LOADING | CMD_STALE, cmd_command_help, 0, 0, 0,
 	  "@slow @connection", NULL, "command", 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
+};
+
+/* COMMAND's row (see commands.c for the fields). */
+struct command command_commands[] = {
+	{ "command", -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, cmd_command,
+	  0, 0, 0, "@slow @connection", command_command_sub, NULL, 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -351,8 +358,10 @@ cmd_command(struct client *c)
 {
 	const struct command *cmd;
 
-	resp_add_array_len(&c->reply, table_count(command_table));
-	for (cmd = command_table; cmd->name != NULL; cmd++)
+	int i;
+
+	resp_add_array_len(&c->reply, commands_top_count());
+	for (i = 0; (cmd = commands_top(i)) != NULL; i++)
 		reply_command_info(&c->reply, cmd);
 }
 
@@ -361,7 +370,7 @@ cmd_command(struct client *c)
 void
 cmd_command_count(struct client *c)
 {
-	resp_add_int(&c->reply, table_count(command_table));
+	resp_add_int(&c->reply, commands_top_count());
 }
 
 /* COMMAND INFO [name ...]: every command, or the ones named (nil for an
@@ -397,8 +406,9 @@ cmd_command_docs(struct client *c)
 	int i;
 
 	if (c->argc == 2) {
-		resp_add_array_len(&c->reply, table_count(command_table) * 2);
-		for (cmd = command_table; cmd->name != NULL; cmd++) {
+		resp_add_array_len(&c->reply,
+		    (long long)commands_top_count() * 2);
+		for (i = 0; (cmd = commands_top(i)) != NULL; i++) {
 			resp_add_bulk_str(&c->reply, cmd->name);
 			reply_command_docs(&c->reply, cmd);
 		}
@@ -457,7 +467,7 @@ cmd_command_list(struct client *c)
 	size_t off = c->reply.len;
 	char full[64];
 	long long n = 0;
-	int filter = LIST_ALL;
+	int filter = LIST_ALL, i;
 
 	if (c->argc == 5 && arg_is(&c->argv[2], "filterby")) {
 		arg = &c->argv[4];
@@ -475,7 +485,7 @@ cmd_command_list(struct client *c)
 		reply_syntax_error(c);
 		return;
 	}
-	for (cmd = command_table; cmd->name != NULL; cmd++) {
+	for (i = 0; (cmd = commands_top(i)) != NULL; i++) {
 		if (command_list_match(cmd, filter, arg)) {
 			resp_add_bulk_str(&c->reply, cmd->name);
 			n++;

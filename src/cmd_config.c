@@ -16,7 +16,8 @@
 #include "settings.h"
 #include "state.h"
 
-/* Rows as in command_table (commands.c), with Redis 7.0's arities. */
+/* CONFIG's subcommands: rows as in the family tables (commands.c), with
+ * Redis 7.0's arities. */
 struct command command_config_sub[] = {
 	{ "get", -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
 	  cmd_config_get, 0, 0, 0, "@admin @slow @dangerous", NULL, "config",
@@ -29,6 +30,13 @@ struct command command_config_sub[] = {
 	  "config", 0 },
 	{ "help", 2, CMD_LOADING | CMD_STALE, cmd_config_help, 0, 0, 0,
 	  "@slow", NULL, "config", 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
+};
+
+/* CONFIG's row (see commands.c for the fields). */
+struct command config_commands[] = {
+	{ "config", -2, 0, NULL, 0, 0, 0, "@slow", command_config_sub, NULL,
+	  0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
 };
 

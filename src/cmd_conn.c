@@ -19,7 +19,7 @@
 
 /* CLIENT SETINFO comes from Redis 7.2 (7.0 lacks it): client libraries
  * send it on connect and it costs nothing to accept. Rows as in
- * command_table (commands.c), with Redis 7.0's arities. */
+ * the family tables (commands.c), with Redis 7.0's arities. */
 struct command command_client_sub[] = {
 	{ "setname", 3, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
 	  cmd_client_setname, 0, 0, 0, "@slow @connection", NULL, "client", 0 },
@@ -36,6 +36,28 @@ struct command command_client_sub[] = {
 	  NULL, "client", 0 },
 	{ "help", 2, CMD_LOADING | CMD_STALE, cmd_client_help, 0, 0, 0,
 	  "@slow @connection", NULL, "client", 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
+};
+
+/* The connection family's rows (see commands.c for the fields). */
+struct command conn_commands[] = {
+	{ "ping", -1, CMD_FAST | CMD_SENTINEL, cmd_ping, 0, 0, 0,
+	  "@fast @connection", NULL, NULL, 0 },
+	{ "echo", 2, CMD_LOADING | CMD_STALE | CMD_FAST, cmd_echo, 0, 0, 0,
+	  "@fast @connection", NULL, NULL, 0 },
+	{ "quit", -1, CMD_ALLOWBUSY | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE |
+	  CMD_FAST | CMD_NOAUTH, cmd_quit, 0, 0, 0,
+	  "@fast @connection", NULL, NULL, 0 },
+	{ "select", 2, CMD_LOADING | CMD_STALE | CMD_FAST, cmd_select, 0, 0, 0,
+	  "@fast @connection", NULL, NULL, 0 },
+	{ "client", -2, CMD_SENTINEL, NULL, 0, 0, 0, "@slow",
+	  command_client_sub, NULL, 0 },
+	{ "auth", -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+	  CMD_NOAUTH | CMD_ALLOWBUSY, cmd_auth, 0, 0, 0,
+	  "@fast @connection", NULL, NULL, 0 },
+	{ "hello", -1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
+	  CMD_NOAUTH | CMD_SENTINEL | CMD_ALLOWBUSY, cmd_hello, 0, 0, 0,
+	  "@fast @connection", NULL, NULL, 0 },
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
 };
 

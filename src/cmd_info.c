@@ -29,6 +29,13 @@
 #define PATH_MAX 4096
 #endif
 
+/* INFO's row (see commands.c for the fields). */
+struct command info_commands[] = {
+	{ "info", -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, cmd_info,
+	  0, 0, 0, "@slow @dangerous", NULL, NULL, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
+};
+
 struct info_cmdstat_ctx {
 	struct resp_buf *b;
 	struct server *srv;

@@ -13,6 +13,23 @@
 #include "resp.h"
 #include "state.h"
 
+/* The keyspace family's rows (see commands.c for the fields). */
+struct command keyspace_commands[] = {
+	{ "del", -2, CMD_WRITE, cmd_del, 1, -1, 1,
+	  "@keyspace @write @slow", NULL, NULL, 0 },
+	{ "exists", -2, CMD_READONLY | CMD_FAST, cmd_exists, 1, -1, 1,
+	  "@keyspace @read @fast", NULL, NULL, 0 },
+	{ "keys", 2, CMD_READONLY, cmd_keys, 0, 0, 0,
+	  "@keyspace @read @slow @dangerous", NULL, NULL, 0 },
+	{ "dbsize", 1, CMD_READONLY | CMD_FAST, cmd_dbsize, 0, 0, 0,
+	  "@keyspace @read @fast", NULL, NULL, 0 },
+	{ "flushdb", -1, CMD_WRITE, cmd_flushdb, 0, 0, 0,
+	  "@keyspace @write @slow @dangerous", NULL, NULL, 0 },
+	{ "flushall", -1, CMD_WRITE, cmd_flushall, 0, 0, 0,
+	  "@keyspace @write @slow @dangerous", NULL, NULL, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
+};
+
 /* DEL key [key ...] */
 void
 cmd_del(struct client *c)

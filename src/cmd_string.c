@@ -14,6 +14,21 @@
 #include "resp.h"
 #include "state.h"
 
+/* The string family's rows (see commands.c for the fields). */
+struct command string_commands[] = {
+	{ "get", 2, CMD_READONLY | CMD_FAST, cmd_get, 1, 1, 1,
+	  "@read @string @fast", NULL, NULL, 0 },
+	{ "set", -3, CMD_WRITE | CMD_DENYOOM, cmd_set, 1, 1, 1,
+	  "@write @string @slow", NULL, NULL, 0 },
+	{ "mget", -2, CMD_READONLY | CMD_FAST, cmd_mget, 1, -1, 1,
+	  "@read @string @fast", NULL, NULL, 0 },
+	{ "mset", -3, CMD_WRITE | CMD_DENYOOM, cmd_mset, 1, -1, 2,
+	  "@write @string @slow", NULL, NULL, 0 },
+	{ "getdel", 2, CMD_WRITE | CMD_FAST, cmd_getdel, 1, 1, 1,
+	  "@write @string @fast", NULL, NULL, 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
+};
+
 /* Reply a string key's value, or nil. */
 static void
 reply_string(struct client *c, const dbkey *k)

@@ -28,62 +28,17 @@
 #include "state.h"
 
 /*
- * One row per command: name, arity, flags, handler, first key, last key,
- * key step, ACL categories, subcommands, parent, id (set at start).
- * Arity counts the command name; a negative arity -N means "at least N
- * arguments". Flags and ACL categories are those Redis 7.0 reports, so
- * COMMAND INFO reads the same.
+ * The table: one row per command, in the family tables of cmd_*.c (each
+ * family owns its rows, beside its handlers), listed here in the order
+ * COMMAND reports them. A row is: name, arity, flags, handler, first key,
+ * last key, key step, ACL categories, subcommands, parent, id (set at
+ * start). Arity counts the command name; a negative arity -N means "at
+ * least N arguments". Flags and ACL categories are those Redis 7.0
+ * reports, so COMMAND INFO reads the same.
  */
-struct command command_table[] = {
-	{ "get", 2, CMD_READONLY | CMD_FAST, cmd_get, 1, 1, 1,
-	  "@read @string @fast", NULL, NULL, 0 },
-	{ "set", -3, CMD_WRITE | CMD_DENYOOM, cmd_set, 1, 1, 1,
-	  "@write @string @slow", NULL, NULL, 0 },
-	{ "mget", -2, CMD_READONLY | CMD_FAST, cmd_mget, 1, -1, 1,
-	  "@read @string @fast", NULL, NULL, 0 },
-	{ "mset", -3, CMD_WRITE | CMD_DENYOOM, cmd_mset, 1, -1, 2,
-	  "@write @string @slow", NULL, NULL, 0 },
-	{ "getdel", 2, CMD_WRITE | CMD_FAST, cmd_getdel, 1, 1, 1,
-	  "@write @string @fast", NULL, NULL, 0 },
-	{ "del", -2, CMD_WRITE, cmd_del, 1, -1, 1,
-	  "@keyspace @write @slow", NULL, NULL, 0 },
-	{ "exists", -2, CMD_READONLY | CMD_FAST, cmd_exists, 1, -1, 1,
-	  "@keyspace @read @fast", NULL, NULL, 0 },
-	{ "keys", 2, CMD_READONLY, cmd_keys, 0, 0, 0,
-	  "@keyspace @read @slow @dangerous", NULL, NULL, 0 },
-	{ "dbsize", 1, CMD_READONLY | CMD_FAST, cmd_dbsize, 0, 0, 0,
-	  "@keyspace @read @fast", NULL, NULL, 0 },
-	{ "ping", -1, CMD_FAST | CMD_SENTINEL, cmd_ping, 0, 0, 0,
-	  "@fast @connection", NULL, NULL, 0 },
-	{ "echo", 2, CMD_LOADING | CMD_STALE | CMD_FAST, cmd_echo, 0, 0, 0,
-	  "@fast @connection", NULL, NULL, 0 },
-	{ "quit", -1, CMD_ALLOWBUSY | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE |
-	  CMD_FAST | CMD_NOAUTH, cmd_quit, 0, 0, 0,
-	  "@fast @connection", NULL, NULL, 0 },
-	{ "select", 2, CMD_LOADING | CMD_STALE | CMD_FAST, cmd_select, 0, 0, 0,
-	  "@fast @connection", NULL, NULL, 0 },
-	{ "flushdb", -1, CMD_WRITE, cmd_flushdb, 0, 0, 0,
-	  "@keyspace @write @slow @dangerous", NULL, NULL, 0 },
-	{ "flushall", -1, CMD_WRITE, cmd_flushall, 0, 0, 0,
-	  "@keyspace @write @slow @dangerous", NULL, NULL, 0 },
-	{ "shutdown", -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE |
-	  CMD_NOMULTI | CMD_SENTINEL | CMD_ALLOWBUSY, cmd_shutdown, 0, 0, 0,
-	  "@admin @slow @dangerous", NULL, NULL, 0 },
-	{ "info", -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, cmd_info,
-	  0, 0, 0, "@slow @dangerous", NULL, NULL, 0 },
-	{ "command", -1, CMD_LOADING | CMD_STALE | CMD_SENTINEL, cmd_command,
-	  0, 0, 0, "@slow @connection", command_command_sub, NULL, 0 },
-	{ "config", -2, 0, NULL, 0, 0, 0, "@slow", command_config_sub, NULL,
-	  0 },
-	{ "client", -2, CMD_SENTINEL, NULL, 0, 0, 0, "@slow",
-	  command_client_sub, NULL, 0 },
-	{ "auth", -2, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
-	  CMD_NOAUTH | CMD_ALLOWBUSY, cmd_auth, 0, 0, 0,
-	  "@fast @connection", NULL, NULL, 0 },
-	{ "hello", -1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST |
-	  CMD_NOAUTH | CMD_SENTINEL | CMD_ALLOWBUSY, cmd_hello, 0, 0, 0,
-	  "@fast @connection", NULL, NULL, 0 },
-	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0 },
+static struct command *const command_families[] = {
+	string_commands, keyspace_commands, conn_commands, config_commands,
+	info_commands, command_commands, admin_commands, NULL,
 };
 
 /* ---- Lookup ---- */
@@ -94,6 +49,8 @@ struct command command_table[] = {
 #define LOOKUP_NAME_MAX 32       /* longer names are no command */
 
 static struct command *lookup_slots[LOOKUP_SLOTS];
+static const struct command *top_commands[LOOKUP_SLOTS / 4];
+static int ntop;                 /* top-level commands */
 static int ncommands;            /* commands and subcommands */
 static pthread_once_t commands_once = PTHREAD_ONCE_INIT;
 
@@ -134,10 +91,14 @@ lookup_is(const struct command *cmd, const char *name, size_t len)
 static void
 commands_build(void)
 {
-	struct command *cmd, *sub;
+	struct command *const *fam, *cmd, *sub;
 	unsigned i;
 
-	for (cmd = command_table; cmd->name != NULL; cmd++) {
+	for (fam = command_families; *fam != NULL; fam++)
+	for (cmd = *fam; cmd->name != NULL; cmd++) {
+		if (ntop == LOOKUP_SLOTS / 4)
+			abort();     /* the lookup table needs to grow */
+		top_commands[ntop++] = cmd;
 		cmd->id = ncommands++;
 		i = lookup_hash(cmd->name, strlen(cmd->name)) &
 		    (LOOKUP_SLOTS - 1);
@@ -166,13 +127,30 @@ void
 commands_foreach(void (*fn)(const struct command *cmd, void *arg),
     void *arg)
 {
-	const struct command *cmd, *sub;
+	const struct command *sub;
+	int i;
 
-	for (cmd = command_table; cmd->name != NULL; cmd++) {
-		fn(cmd, arg);
-		for (sub = cmd->sub; sub != NULL && sub->name != NULL; sub++)
+	commands_init();
+	for (i = 0; i < ntop; i++) {
+		fn(top_commands[i], arg);
+		for (sub = top_commands[i]->sub; sub != NULL && sub->name != NULL;
+		    sub++)
 			fn(sub, arg);
 	}
+}
+
+int
+commands_top_count(void)
+{
+	commands_init();
+	return ntop;
+}
+
+const struct command *
+commands_top(int i)
+{
+	commands_init();
+	return i >= 0 && i < ntop ? top_commands[i] : NULL;
 }
 
 const struct command *
@@ -200,8 +178,6 @@ command_find(const struct command *table, const char *name, size_t len)
 
 	if (len == 0)
 		return NULL;
-	if (table == command_table)
-		return command_lookup(name, len);
 	for (cmd = table; cmd->name != NULL; cmd++) {
 		if (strlen(cmd->name) == len &&
 		    strncasecmp(cmd->name, name, len) == 0)

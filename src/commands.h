@@ -68,8 +68,11 @@ struct command_stats {
 	unsigned long long failed;   /* ran and replied an error */
 };
 
-/* The top-level table, terminated by a row whose name is NULL. */
-extern struct command command_table[];
+/* The family tables (cmd_*.c), each terminated by a row whose name is
+ * NULL; commands.c lists them. */
+extern struct command string_commands[], keyspace_commands[],
+    conn_commands[], config_commands[], info_commands[], command_commands[],
+    admin_commands[];
 
 /* Number the commands and build the lookup table; idempotent and
  * thread-safe (the first server_create calls it). */
@@ -77,6 +80,10 @@ void commands_init(void);
 
 /* Commands and subcommands in all (the size of the statistics array). */
 int commands_count(void);
+
+/* The top-level commands: how many, and the i-th (NULL past the end). */
+int commands_top_count(void);
+const struct command *commands_top(int i);
 
 /* Call fn for every command and subcommand, in table order. */
 void commands_foreach(void (*fn)(const struct command *cmd, void *arg),
