@@ -85,6 +85,8 @@ client_free(struct client *c)
 	srv->nclients--;
 	resp_parser_free(&c->parser);
 	resp_buf_free(&c->reply);
+	resp_buf_free(&c->prop_buf);
+	mem_free(c->prop_argv);
 	mem_free(c->qbuf);
 	mem_free(c->name);
 	mem_free(c->lib_name);

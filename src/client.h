@@ -52,6 +52,12 @@ struct client {
 	size_t reply_sent;               /* bytes of reply already written */
 	long long obuf_soft_since;       /* over the soft output limit since
 	                                  * (monotonic ms), 0: not over */
+
+	/* What the running command propagates instead of its argv
+	 * (command_rewrite); prop_argc 0: its argv. */
+	int prop_argc;
+	struct resp_arg *prop_argv;      /* point into prop_buf */
+	struct resp_buf prop_buf;
 };
 
 /* Wrap an accepted fd; registers it with the event loop. NULL (and the

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "client.h"
@@ -64,49 +65,181 @@ cmd_get(struct client *c)
 		reply_string(c, k);
 }
 
+/* ---- SET's options (shared with GETEX, as in Redis) ---- */
+
+#define SETOPT_NX      (1 << 0)
+#define SETOPT_XX      (1 << 1)
+#define SETOPT_GET     (1 << 2)
+#define SETOPT_KEEPTTL (1 << 3)
+#define SETOPT_PERSIST (1 << 4)      /* GETEX only */
+#define SETOPT_EX      (1 << 5)
+#define SETOPT_PX      (1 << 6)
+#define SETOPT_EXAT    (1 << 7)
+#define SETOPT_PXAT    (1 << 8)
+#define SETOPT_EXPIRE  (SETOPT_EX | SETOPT_PX | SETOPT_EXAT | SETOPT_PXAT)
+
 /*
- * SET key value [NX | XX] [GET]
- * Expiry options (EX, PX, EXAT, PXAT, KEEPTTL) come with the expiry
- * commands.
+ * Parse the options of SET (set != 0, from argv[3]) or GETEX (from
+ * argv[2]) as Redis 7.0's parseExtendedStringArgumentsOrReply does: each
+ * word read as a C string, any case; an option that conflicts with one
+ * already given (NX with XX, two kinds of expiry, KEEPTTL or PERSIST with
+ * an expiry) or a missing time is a syntax error; the same option twice
+ * is fine (the last time wins). Returns 0 with *flags and *expire (the
+ * time argument, or NULL), or -1 after replying.
+ */
+static int
+string_options(struct client *c, int set, int *flags,
+    const struct resp_arg **expire)
+{
+	static const struct {
+		const char *word;
+		int flag;
+		int conflicts;
+	} times[] = {
+		{ "ex", SETOPT_EX, SETOPT_EXPIRE & ~SETOPT_EX },
+		{ "px", SETOPT_PX, SETOPT_EXPIRE & ~SETOPT_PX },
+		{ "exat", SETOPT_EXAT, SETOPT_EXPIRE & ~SETOPT_EXAT },
+		{ "pxat", SETOPT_PXAT, SETOPT_EXPIRE & ~SETOPT_PXAT },
+	};
+	int j, t;
+
+	*flags = 0;
+	*expire = NULL;
+	for (j = set ? 3 : 2; j < c->argc; j++) {
+		const struct resp_arg *a = &c->argv[j];
+		int last = j == c->argc - 1;
+
+		if (set && arg_is_word(a, "nx") && !(*flags & SETOPT_XX)) {
+			*flags |= SETOPT_NX;
+			continue;
+		}
+		if (set && arg_is_word(a, "xx") && !(*flags & SETOPT_NX)) {
+			*flags |= SETOPT_XX;
+			continue;
+		}
+		if (set && arg_is_word(a, "get")) {
+			*flags |= SETOPT_GET;
+			continue;
+		}
+		if (set && arg_is_word(a, "keepttl") &&
+		    !(*flags & (SETOPT_PERSIST | SETOPT_EXPIRE))) {
+			*flags |= SETOPT_KEEPTTL;
+			continue;
+		}
+		if (!set && arg_is_word(a, "persist") &&
+		    !(*flags & (SETOPT_KEEPTTL | SETOPT_EXPIRE))) {
+			*flags |= SETOPT_PERSIST;
+			continue;
+		}
+		for (t = 0; t < 4; t++)
+			if (arg_is_word(a, times[t].word))
+				break;
+		if (t < 4 && !last && !(*flags & (times[t].conflicts |
+		    SETOPT_KEEPTTL | SETOPT_PERSIST))) {
+			*flags |= times[t].flag;
+			*expire = &c->argv[++j];
+			continue;
+		}
+		reply_syntax_error(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reply Redis's error for an expire time out of range. */
+static void
+reply_bad_expire(struct client *c)
+{
+	char name[64];
+
+	resp_add_errorf(&c->reply, "invalid expire time in '%s' command",
+	    command_fullname(c->lastcmd, name));
+}
+
+/*
+ * The absolute expire time (ms) an EX/PX/EXAT/PXAT argument gives, as
+ * Redis's getExpireMillisecondsOrReply: a positive integer; seconds that
+ * would overflow in ms, or a relative time that overflows when added to
+ * now, are refused. Returns 0, or -1 after replying.
+ */
+static int
+string_expire_ms(struct client *c, const struct resp_arg *arg, int flags,
+    long long *ms)
+{
+	long long v;
+
+	if (arg_ll(c, arg, &v) == -1)
+		return -1;
+	if (v <= 0 || ((flags & (SETOPT_EX | SETOPT_EXAT)) &&
+	    v > LLONG_MAX / 1000)) {
+		reply_bad_expire(c);
+		return -1;
+	}
+	if (flags & (SETOPT_EX | SETOPT_EXAT))
+		v *= 1000;
+	if (flags & (SETOPT_EX | SETOPT_PX)) {
+		if (v > LLONG_MAX - c->srv->db.now) {
+			reply_bad_expire(c);
+			return -1;
+		}
+		v += c->srv->db.now;
+	}
+	*ms = v;
+	return 0;
+}
+
+/* Propagate the running command as SET key value PXAT ms. */
+static void
+rewrite_set_pxat(struct client *c, const struct resp_arg *key,
+    const struct resp_arg *val, long long ms)
+{
+	char num[24];
+	const char *w[5] = { "SET", key->ptr, val->ptr, "PXAT", num };
+	size_t l[5] = { 3, key->len, val->len, 4, 0 };
+
+	l[4] = resp_ll_to_str(num, ms);
+	command_rewrite(c, 5, w, l);
+}
+
+/*
+ * SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms |
+ * KEEPTTL], as Redis 7.0: the time is checked first, then GET's lookup
+ * (WRONGTYPE there ends it), then NX/XX, which only ask whether the key
+ * exists, whatever its type. A SET with a time propagates as SET ...
+ * PXAT <absolute ms>.
  */
 void
 cmd_set(struct client *c)
 {
-	int nx = 0, xx = 0, get = 0, i;
+	const struct resp_arg *expire;
+	long long when = DB_EXPIRE_NONE;
+	int flags;
 	dbkey *old;
 
-	for (i = 3; i < c->argc; i++) {
-		const struct resp_arg *a = &c->argv[i];
-
-		if (arg_is(a, "nx") && !xx)
-			nx = 1;
-		else if (arg_is(a, "xx") && !nx)
-			xx = 1;
-		else if (arg_is(a, "get"))
-			get = 1;
-		else {
-			reply_syntax_error(c);
-			return;
-		}
-	}
-	/* As Redis: GET's lookup decides WRONGTYPE; NX and XX only ask
-	 * whether the key exists, whatever its type. */
-	if (get) {
+	if (string_options(c, 1, &flags, &expire) == -1 ||
+	    (expire != NULL &&
+	    string_expire_ms(c, expire, flags, &when) == -1))
+		return;
+	if (flags & SETOPT_GET) {
 		if (lookup_typed(c, &c->argv[1], OBJ_STRING, 0, &old) == -1)
 			return;
 		reply_string(c, old);
 	}
-	if (nx || xx) {
+	if (flags & (SETOPT_NX | SETOPT_XX)) {
 		old = db_find(&c->srv->db, c->argv[1].ptr, c->argv[1].len,
 		    DB_NOSTATS);
-		if ((nx && old != NULL) || (xx && old == NULL)) {
-			if (!get)
+		if (((flags & SETOPT_NX) && old != NULL) ||
+		    ((flags & SETOPT_XX) && old == NULL)) {
+			if (!(flags & SETOPT_GET))
 				resp_add_null(&c->reply);
 			return;
 		}
 	}
-	set_string(c, &c->argv[1], &c->argv[2], DB_EXPIRE_NONE);
-	if (!get)
+	set_string(c, &c->argv[1], &c->argv[2], (flags & SETOPT_KEEPTTL) ?
+	    DB_EXPIRE_KEEP : when);
+	if (expire != NULL)
+		rewrite_set_pxat(c, &c->argv[1], &c->argv[2], when);
+	if (!(flags & SETOPT_GET))
 		resp_add_ok(&c->reply);
 }
 

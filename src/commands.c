@@ -264,6 +264,26 @@ command_propagate(struct server *srv, int argc, const struct resp_arg *argv)
 		srv->propagate(srv->propagate_arg, argc, argv);
 }
 
+void
+command_rewrite(struct client *c, int argc, const char *const *words,
+    const size_t *lens)
+{
+	size_t off;
+	int i;
+
+	c->prop_buf.len = 0;
+	for (i = 0; i < argc; i++)
+		resp_buf_append(&c->prop_buf, words[i], lens[i]);
+	mem_free(c->prop_argv);
+	c->prop_argv = mem_alloc((size_t)argc * sizeof(*c->prop_argv));
+	for (i = 0, off = 0; i < argc; off += lens[i], i++) {
+		c->prop_argv[i].ptr = c->prop_buf.data + off;
+		c->prop_argv[i].len = lens[i];
+		c->prop_argv[i].off = off;
+	}
+	c->prop_argc = argc;
+}
+
 /* ---- Dispatch ---- */
 
 /* Reply Redis's error for a command name nobody knows. */
@@ -419,9 +439,12 @@ command_dispatch(struct client *c)
 	st->usec += (unsigned long long)(start > 0 ? start : 0);
 	if (command_note_error(c, off))
 		st->failed++;
-	/* The single write point: what changed the keyspace leaves here. */
+	/* The single write point: what changed the keyspace leaves here,
+	 * once, as sent or as the handler rewrote it. */
 	if (srv->db.dirty != dirty && srv->propagate != NULL)
-		command_propagate(srv, c->argc, c->argv);
+		command_propagate(srv, c->prop_argc != 0 ? c->prop_argc :
+		    c->argc, c->prop_argc != 0 ? c->prop_argv : c->argv);
+	c->prop_argc = 0;
 }
 
 /* ---- Helpers ---- */
@@ -432,6 +455,14 @@ arg_is(const struct resp_arg *a, const char *word)
 	size_t n = strlen(word);
 
 	return a->len == n && strncasecmp(a->ptr, word, n) == 0;
+}
+
+int
+arg_is_word(const struct resp_arg *a, const char *word)
+{
+	size_t n = strlen(word);
+
+	return (size_t)arg_cstrlen(a) == n && strncasecmp(a->ptr, word, n) == 0;
 }
 
 int

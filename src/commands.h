@@ -119,10 +119,22 @@ void command_count_error(struct server *srv, const char *msg, size_t len);
 void command_propagate(struct server *srv, int argc,
     const struct resp_arg *argv);
 
+/*
+ * Make the running command propagate as argc words (copied) instead of
+ * as it was sent, when it changes the keyspace: SET ... EX 10 as SET ...
+ * PXAT <ms>, EXPIRE as PEXPIREAT, and so on, so that a replay gives the
+ * same keyspace whenever it runs. words[i] is lens[i] bytes.
+ */
+void command_rewrite(struct client *c, int argc, const char *const *words,
+    const size_t *lens);
+
 /* ---- Helpers the handlers share (commands.c) ---- */
 
 /* Whether an argument is word, ignoring case. */
 int arg_is(const struct resp_arg *a, const char *word);
+/* The same, reading the argument as a C string, up to its first NUL byte,
+ * as Redis reads option words ("NX\0x" is NX there). */
+int arg_is_word(const struct resp_arg *a, const char *word);
 /* Length of an argument as a C string sees it (to the first NUL): Redis
  * formats names in error texts with %s. */
 int arg_cstrlen(const struct resp_arg *a);

@@ -65,6 +65,15 @@ CASES: List[Case] = [
          C("SET", "k", "2", "NX", "GET") + C("GET", "k")),
     Case("set-nx-and-xx", C("SET", "k", "1", "NX", "XX")),
     Case("set-bad-option", C("SET", "k", "1", "BOGUS") + C("GET", "k")),
+    Case("set-expiry-options", b"".join(C("SET", "k", "v", *a) for a in (
+        ("EX", "0"), ("EX", "-1"), ("EX", "abc"), ("EX", "9223372036854775807"),
+        ("PX", "9223372036854775807"), ("EXAT", "9223372036854775807"),
+        ("PXAT", "9223372036854775807"), ("EX", "10", "PX", "10"),
+        ("EX", "10", "EX", "20"), ("KEEPTTL", "EX", "1"), ("EX",),
+        ("EX", "9223372036854775"), ("PX", "9223372036854775000"),
+        ("EXAT", "1.5"), ("KEEPTTL", "KEEPTTL"), ("PERSIST",),
+        ("ex", "100", "get"), ("KEEPTTL",), (b"NX\x00x",), ("PXAT", "1"))) +
+         C("GET", "k") + C("EXISTS", "k")),
     Case("set-option-case", C("SET", "k", "1", "nx") +
          C("set", "k", "2", "gEt")),
     Case("getdel-twice", C("SET", "k", "v") + C("GETDEL", "k") +
