@@ -2180,9 +2180,65 @@ native_register_at_fork(void)
 	return rc;
 }
 
+PyDoc_STRVAR(native_settings_doc,
+"settings() -> tuple[tuple[str, str, str, bool, str], ...]\n"
+"--\n\n"
+"The server settings Server() takes as keyword arguments: for each, its\n"
+"keyword (the server's option with '_' for '-'), its kind ('bool',\n"
+"'int', 'octal', 'memory', 'enum', 'str' or 'buffer-limit'), its\n"
+"default as the server shows it, whether CONFIG SET may change it while\n"
+"the server runs, and one line of help.");
+
+static PyObject *
+native_settings(PyObject *module, PyObject *unused)
+{
+	static const char *const kinds[] = {
+		[SETTING_BOOL] = "bool", [SETTING_INT] = "int",
+		[SETTING_OCTAL] = "octal", [SETTING_MEMORY] = "memory",
+		[SETTING_ENUM] = "enum", [SETTING_STRING] = "str",
+		[SETTING_OBUF] = "buffer-limit", [SETTING_FIXED] = "str",
+	};
+	struct server_config cfg;
+	const struct setting *s;
+	char kw[64], value[SETTING_VALUE_MAX];
+	PyObject *list, *row, *out;
+	size_t i;
+
+	(void)module;
+	(void)unused;
+	if ((list = PyList_New(0)) == NULL)
+		return NULL;
+	server_config_init(&cfg);
+	for (s = settings_table; s->name != NULL; s++) {
+		/* The rows Server() takes: options with help, but the
+		 * address, which are port= and host=. */
+		if (s->help == NULL || s->id == S_PORT || s->id == S_BIND)
+			continue;
+		for (i = 0; s->name[i] != '\0' && i < sizeof(kw) - 1; i++)
+			kw[i] = s->name[i] == '-' ? '_' : s->name[i];
+		kw[i] = '\0';
+		row = Py_BuildValue("(sssOs)", kw, kinds[s->type],
+		    settings_format(&cfg, s, value, sizeof(value)),
+		    (s->flags & SETTING_IMMUTABLE) ? Py_False : Py_True,
+		    s->help);
+		if (row == NULL || PyList_Append(list, row) == -1) {
+			Py_XDECREF(row);
+			Py_DECREF(list);
+			server_config_free(&cfg);
+			return NULL;
+		}
+		Py_DECREF(row);
+	}
+	server_config_free(&cfg);
+	out = PyList_AsTuple(list);
+	Py_DECREF(list);
+	return out;
+}
+
 static PyMethodDef native_methods[] = {
 	{ "pack_command", (PyCFunction)(void (*)(void))native_pack_command,
 	    METH_FASTCALL, native_pack_command_doc },
+	{ "settings", native_settings, METH_NOARGS, native_settings_doc },
 	{ NULL, NULL, 0, NULL }
 };
 
