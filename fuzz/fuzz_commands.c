@@ -210,6 +210,9 @@ server_setup(struct fuzz_server *fs, const char *password)
 	cfg.port = -1;
 	FUZZ_CHECK(server_config_set(&cfg, "unixsocket", path, strlen(path),
 	    err) == 0);
+	/* CONFIG SET port would open a real listener: on this address
+	 * (TEST-NET-1, never assigned) it fails, alike in every run. */
+	FUZZ_CHECK(server_config_set(&cfg, "bind", "192.0.2.1", 9, err) == 0);
 	cfg.maxclients = 64;
 	FUZZ_CHECK(server_config_set(&cfg, "logfile", "/dev/null", 9,
 	    err) == 0);
@@ -244,6 +247,8 @@ server_reset(struct fuzz_server *fs)
 	FUZZ_CHECK(server_apply_setting(srv, S_BUSY_POLL_US, err) == 0);
 	FUZZ_CHECK(server_apply_setting(srv, S_PROTO_MAX_BULK_LEN, err) == 0);
 	FUZZ_CHECK(server_apply_setting(srv, S_HZ, err) == 0);
+	/* Close any listener CONFIG SET bind and port opened. */
+	FUZZ_CHECK(server_apply_setting(srv, S_PORT, err) == 0);
 	srv->shutdown_asap = 0;
 	srv->stop_requested = 0;
 	db_flush(&srv->db);

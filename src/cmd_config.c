@@ -154,6 +154,8 @@ cmd_config_set(struct client *c)
 		}
 		if (params[i]->flags & SETTING_IMMUTABLE)
 			reason = "can't set immutable config";
+		else if (params[i]->flags & SETTING_PROTECTED)
+			reason = "can't set protected config";
 		for (j = 0; j < i && reason == NULL; j++)
 			if (params[j] == params[i])
 				reason = "duplicate parameter";
@@ -179,10 +181,12 @@ cmd_config_set(struct client *c)
 	for (i = 0; i < npairs; i++) {
 		if (server_apply_setting(c->srv, params[i]->id, why) == 0)
 			continue;
-		/* Put everything back as it was. */
+		/* Put everything back as it was: the settings applied
+		 * before this one are applied again with their old values;
+		 * this one did not take effect. */
 		server_config_free(&c->srv->cfg);
 		c->srv->cfg = backup;
-		for (j = 0; j < npairs; j++)
+		for (j = 0; j < i; j++)
 			server_apply_setting(c->srv, params[j]->id, again);
 		config_set_failed(c, params[i]->name,
 		    (int)strlen(params[i]->name), why);

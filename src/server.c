@@ -110,7 +110,7 @@ server_check_config(const struct server_config *cfg, char *err)
 			continue;
 		v = *(const long long *)(const void *)((const char *)cfg +
 		    s->offset);
-		if (v < s->min || v > s->max) {
+		if ((v < s->min || v > s->max) && !(s->id == S_PORT && v == -1)) {
 			snprintf(err, SERVER_ERR_LEN, s->type == SETTING_OCTAL ?
 			    "invalid %s %llo: argument must be between %llo "
 			    "and %llo inclusive" : "invalid %s %lld: argument "
@@ -357,6 +357,9 @@ server_sync_settings(struct server *srv)
 		srv->obuf_check_from = (size_t)lim->soft;
 }
 
+static int server_relisten(struct server *srv, enum setting_id id,
+    char *err);
+
 /*
  * Check that the process can hold n clients: the event loop's fd table
  * (it cannot grow) and the open-files limit (raised if needed, as Redis
@@ -398,6 +401,9 @@ server_apply_setting(struct server *srv, enum setting_id id, char *err)
 	struct client *cl;
 
 	switch (id) {
+	case S_BIND:
+	case S_PORT:
+		return server_relisten(srv, id, err);
 	case S_MAXCLIENTS:
 		if (server_check_maxclients(srv, srv->cfg.maxclients, err) == -1)
 			return -1;
@@ -455,27 +461,106 @@ server_reset_stats(struct server *srv)
 	mem_peak_reset();
 }
 
-/* Open the TCP listener (cfg.port) and watch it; 0 or -1 with err. */
-static int
-server_listen_tcp(struct server *srv, char *err)
+/* Close every TCP listener. */
+static void
+server_close_tcp(struct server *srv, int *fds, int n)
 {
-	char nerr[NET_ERR_LEN];
+	int i;
 
-	if (srv->cfg.port < 0)
+	for (i = 0; i < n; i++) {
+		event_del_fd(srv->el, fds[i], EV_READABLE | EV_WRITABLE);
+		close(fds[i]);
+	}
+}
+
+/*
+ * Open TCP listeners on every address of bind (space-separated, as
+ * Redis's "bind": "*" is every IPv4 address, "::*" every IPv6 one, and a
+ * leading '-' marks an address that may be unavailable) at port (0: the
+ * first listener picks a free port, the others take the same), and
+ * watch them. Returns how many were opened into fds, with the port in
+ * *bound, or -1 with the reason in err (nothing left open).
+ */
+static int
+server_listen_tcp(struct server *srv, const char *bind, long long port,
+    int *fds, int *bound, char *err)
+{
+	char buf[1024], *save = NULL, *addr, nerr[NET_ERR_LEN];
+	int n = 0, optional, fd, p = (int)port;
+
+	*bound = -1;
+	if (port < 0)
 		return 0;
-	srv->tcp_fd = net_tcp_listen(nerr, srv->cfg.bind != NULL ?
-	    srv->cfg.bind : SERVER_BIND_DEFAULT, (int)srv->cfg.port,
-	    (int)srv->cfg.tcp_backlog, &srv->port);
-	if (srv->tcp_fd == -1) {
-		snprintf(err, SERVER_ERR_LEN, "%s", nerr);
+	snprintf(buf, sizeof(buf), "%s", bind != NULL && bind[0] != '\0' ?
+	    bind : SERVER_BIND_DEFAULT);
+	for (addr = strtok_r(buf, " ", &save); addr != NULL;
+	    addr = strtok_r(NULL, " ", &save)) {
+		optional = addr[0] == '-';
+		if (optional)
+			addr++;
+		if (strcmp(addr, "::*") == 0)
+			addr = (char *)(uintptr_t)"::";
+		if (n == SERVER_BIND_MAX) {
+			snprintf(err, SERVER_ERR_LEN, "too many bind addresses "
+			    "(at most %d)", SERVER_BIND_MAX);
+			goto fail;
+		}
+		fd = net_tcp_listen(nerr, addr, p, (int)srv->cfg.tcp_backlog,
+		    bound);
+		if (fd == -1) {
+			if (optional)
+				continue;
+			snprintf(err, SERVER_ERR_LEN, "%s", nerr);
+			goto fail;
+		}
+		if (event_add_fd(srv->el, fd, EV_READABLE, server_accept,
+		    srv) == -1) {
+			snprintf(err, SERVER_ERR_LEN, "cannot watch the TCP "
+			    "listener: %s", strerror(errno));
+			close(fd);
+			goto fail;
+		}
+		fds[n++] = fd;
+		p = *bound;          /* the others share the first one's port */
+	}
+	if (n == 0) {
+		snprintf(err, SERVER_ERR_LEN, "no bind address could be used: "
+		    "%s", bind);
+		goto fail;
+	}
+	return n;
+fail:
+	server_close_tcp(srv, fds, n);
+	*bound = -1;
+	return -1;
+}
+
+/*
+ * CONFIG SET bind or port: open the new listeners first, and only then
+ * close the old ones, so a failure leaves the server as it was (as
+ * Redis does). Existing connections stay. 0, or -1 with Redis's reason.
+ */
+static int
+server_relisten(struct server *srv, enum setting_id id, char *err)
+{
+	int fds[SERVER_BIND_MAX], n, bound;
+	char why[SERVER_ERR_LEN];
+
+	n = server_listen_tcp(srv, srv->cfg.bind, srv->cfg.port, fds, &bound,
+	    why);
+	if (n == -1) {
+		log_write(&srv->log, LL_WARNING, "Failed to listen: %s", why);
+		snprintf(err, SETTING_ERR_LEN, "%s", id == S_PORT ?
+		    "Unable to listen on this port. Check server logs." :
+		    "Failed to bind to specified addresses.");
 		return -1;
 	}
-	if (event_add_fd(srv->el, srv->tcp_fd, EV_READABLE, server_accept,
-	    srv) == -1) {
-		snprintf(err, SERVER_ERR_LEN, "cannot watch the TCP listener: "
-		    "%s", strerror(errno));
-		return -1;
-	}
+	server_close_tcp(srv, srv->tcp_fds, srv->ntcp);
+	memcpy(srv->tcp_fds, fds, sizeof(fds[0]) * (size_t)n);
+	srv->ntcp = n;
+	srv->port = bound;
+	if (n > 0)
+		srv->cfg.port = bound;
 	return 0;
 }
 
@@ -497,7 +582,7 @@ server_create(const struct server_config *cfg, char *err)
 	server_config_copy(&srv->cfg, cfg);
 	if (srv->cfg.tick_ms <= 0)
 		srv->cfg.tick_ms = 100;
-	srv->tcp_fd = srv->unix_fd = srv->wake_r = srv->wake_w = -1;
+	srv->unix_fd = srv->wake_r = srv->wake_w = -1;
 	srv->port = -1;
 	srv->log.level = (enum log_level)srv->cfg.loglevel;
 	srv->log.sink = srv->cfg.log_sink;
@@ -575,8 +660,14 @@ server_create(const struct server_config *cfg, char *err)
 		goto fail;
 	}
 
-	if (server_listen_tcp(srv, err) == -1)
+	srv->ntcp = server_listen_tcp(srv, srv->cfg.bind, srv->cfg.port,
+	    srv->tcp_fds, &srv->port, err);
+	if (srv->ntcp == -1) {
+		srv->ntcp = 0;
 		goto fail;
+	}
+	if (srv->ntcp > 0)
+		srv->cfg.port = srv->port;  /* CONFIG GET shows the real one */
 	if (srv->cfg.unixsocket != NULL) {
 		srv->unix_fd = net_unix_listen(nerr, srv->cfg.unixsocket,
 		    (mode_t)srv->cfg.unixsocketperm, (int)srv->cfg.tcp_backlog);
@@ -612,12 +703,13 @@ server_run(struct server *srv)
 	    SERVER_BIND_DEFAULT;
 	int r;
 
-	if (srv->tcp_fd != -1)
-		snprintf(tcp, sizeof(tcp), strchr(bind, ':') != NULL ?
-		    "tcp [%s]:%d" : "tcp %s:%d", bind, srv->port);
+	if (srv->ntcp > 0)
+		snprintf(tcp, sizeof(tcp), strchr(bind, ':') != NULL &&
+		    strchr(bind, ' ') == NULL ? "tcp [%s]:%d" : "tcp %s:%d",
+		    bind, srv->port);
 	if (srv->unix_fd != -1)
 		snprintf(unx, sizeof(unx), "%sunix %s",
-		    srv->tcp_fd != -1 ? ", " : "", srv->cfg.unixsocket);
+		    srv->ntcp > 0 ? ", " : "", srv->cfg.unixsocket);
 	log_write(&srv->log, LL_NOTICE,
 	    "tiny-mp-cache %s (pid %d), maxclients %lld",
 	    server_version(), (int)getpid(), srv->cfg.maxclients);
@@ -657,8 +749,8 @@ server_free(struct server *srv)
 		return;
 	while (srv->clients != NULL)
 		client_free(srv->clients);
-	if (srv->tcp_fd != -1)
-		close(srv->tcp_fd);
+	if (srv->el != NULL)
+		server_close_tcp(srv, srv->tcp_fds, srv->ntcp);
 	if (srv->unix_fd != -1) {
 		close(srv->unix_fd);
 		unlink(srv->cfg.unixsocket);

@@ -53,10 +53,11 @@ const struct setting settings_table[] = {
 	{ .name = "appendonly", .id = S_APPENDONLY, .type = SETTING_FIXED,
 	  .def = "no" },
 	{ .name = "bind", .id = S_BIND, .type = SETTING_STRING,
-	  .flags = SETTING_IMMUTABLE | SETTING_NO_NUL, .offset = F(bind),
-	  .def = "127.0.0.1", .metavar = "ADDR",
-	  .help = "address to listen on (default 127.0.0.1; IPv6 works, e.g. "
-	  "::1; 0.0.0.0 exposes the cache to the network)" },
+	  .flags = SETTING_NO_NUL, .offset = F(bind), .def = "127.0.0.1",
+	  .metavar = "ADDR",
+	  .help = "addresses to listen on, space-separated (default 127.0.0.1; "
+	  "IPv6 works, e.g. ::1; * or 0.0.0.0 exposes the cache to the "
+	  "network; a leading - marks one that may be missing)" },
 	{ .name = "busy-poll-us", .id = S_BUSY_POLL_US, .type = SETTING_INT,
 	  .offset = F(busy_poll_us), .min = 0, .max = 100000, .def = "50",
 	  .metavar = "N",
@@ -74,7 +75,7 @@ const struct setting settings_table[] = {
 	{ .name = "databases", .id = S_DATABASES, .type = SETTING_FIXED,
 	  .flags = SETTING_IMMUTABLE, .def = "1" },
 	{ .name = "dir", .id = S_DIR, .type = SETTING_FIXED,
-	  .flags = SETTING_IMMUTABLE },
+	  .flags = SETTING_PROTECTED },
 	{ .name = "event-backend", .id = S_EVENT_BACKEND, .type = SETTING_ENUM,
 	  .flags = SETTING_IMMUTABLE, .offset = F(event_backend),
 	  .names = backend_names, .def = "auto", .metavar = "NAME",
@@ -126,7 +127,7 @@ const struct setting settings_table[] = {
 	  .max = INT_MAX, .def = "5", .metavar = "N",
 	  .help = "keys sampled per eviction (default 5)" },
 	{ .name = "port", .id = S_PORT, .type = SETTING_INT,
-	  .flags = SETTING_IMMUTABLE, .offset = F(port), .min = -1,
+	  .offset = F(port), .min = 0,
 	  .max = 65535, .def = "5002", .metavar = "N",
 	  .help = "TCP port to listen on (default 5002; 0 picks a free port, "
 	  "shown in the ready line; -1 disables TCP)" },
@@ -287,6 +288,7 @@ settings_parse_obuf(const char *v, size_t len, struct setting_value *out,
 		out->obuf[OBUF_NORMAL].hard = (long long)u;
 		out->obuf[OBUF_NORMAL].soft = 0;
 		out->obuf[OBUF_NORMAL].soft_seconds = 0;
+		out->obuf_given = 1 << OBUF_NORMAL;
 		return 0;
 	}
 	if (n == 0 || n % 4 != 0) {
@@ -320,6 +322,7 @@ settings_parse_obuf(const char *v, size_t len, struct setting_value *out,
 		out->obuf[c].hard = (long long)u;
 		out->obuf[c].soft = (long long)u2;
 		out->obuf[c].soft_seconds = secs;
+		out->obuf_given |= 1 << c;
 	}
 	return 0;
 }
@@ -362,6 +365,10 @@ settings_parse(const struct setting *s, const char *v, size_t len,
 			    "parsed into an integer");
 			return -1;
 		}
+		/* At startup, port -1 means no TCP at all (CONFIG SET keeps
+		 * Redis's range, 0-65535). */
+		if (s->id == S_PORT && !runtime && out->num == -1)
+			return 0;
 		return settings_range(s, out->num, err);
 	case SETTING_OCTAL:
 		settings_cstr(buf, sizeof(buf), v, len);
@@ -450,6 +457,7 @@ settings_store(struct server_config *cfg, const struct setting *s,
 {
 	char *field = (char *)cfg + s->offset;
 	char **str;
+	int c;
 
 	switch (s->type) {
 	case SETTING_BOOL:
@@ -480,7 +488,10 @@ settings_store(struct server_config *cfg, const struct setting *s,
 		}
 		break;
 	case SETTING_OBUF:
-		memcpy(cfg->obuf, v->obuf, sizeof(cfg->obuf));
+		/* Classes not named keep their limits, as in Redis. */
+		for (c = 0; c < OBUF_CLASSES; c++)
+			if (v->obuf_given & (1 << c))
+				cfg->obuf[c] = v->obuf[c];
 		break;
 	case SETTING_FIXED:
 		break;

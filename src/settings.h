@@ -87,6 +87,8 @@ enum setting_type {
 
 #define SETTING_IMMUTABLE (1 << 0)   /* CONFIG SET refuses it */
 #define SETTING_NO_NUL    (1 << 1)   /* strings: no NUL byte */
+#define SETTING_PROTECTED (1 << 3)   /* CONFIG SET refuses it as Redis
+                                      * does its protected configs */
 #define SETTING_UNSIGNED  (1 << 2)   /* memory: any 64-bit unsigned value,
                                       * kept in the field's bits, shown
                                       * unsigned (maxmemory, as Redis) */
@@ -127,6 +129,7 @@ struct setting_value {
 	const char *str;                 /* strings: into the input */
 	size_t len;
 	struct obuf_limit obuf[OBUF_CLASSES];
+	int obuf_given;                  /* bit c: class c was given */
 };
 
 /* The table, terminated by a row whose name is NULL. */

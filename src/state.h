@@ -30,6 +30,8 @@ struct client;
 #define SERVER_ERRSTATS_MAX 128     /* distinct error prefixes counted
                                      * (Redis: ERROR_STATS_NUMBER) */
 #define SERVER_ERRPREFIX_LEN 32     /* longest prefix counted */
+#define SERVER_BIND_MAX 16          /* addresses "bind" may list (Redis:
+                                     * CONFIG_BINDADDR_MAX) */
 
 /* One row of INFO errorstats. */
 struct error_stat {
@@ -51,7 +53,8 @@ struct server {
 	struct expire_cycle expire;      /* the active expiry cycle's state */
 	struct evictor evictor;          /* maxmemory and its pool */
 
-	int tcp_fd;                      /* TCP listener, -1 if none */
+	int tcp_fds[SERVER_BIND_MAX];    /* TCP listeners, one per address */
+	int ntcp;                        /* how many */
 	int unix_fd;                     /* Unix listener, -1 if none */
 	int port;                        /* bound TCP port, -1 if none */
 	int wake_r, wake_w;              /* self-pipe for server_stop() */

@@ -2219,7 +2219,8 @@ native_settings(PyObject *module, PyObject *unused)
 		kw[i] = '\0';
 		row = Py_BuildValue("(sssOs)", kw, kinds[s->type],
 		    settings_format(&cfg, s, value, sizeof(value)),
-		    (s->flags & SETTING_IMMUTABLE) ? Py_False : Py_True,
+		    (s->flags & (SETTING_IMMUTABLE | SETTING_PROTECTED)) ?
+		    Py_False : Py_True,
 		    s->help);
 		if (row == NULL || PyList_Append(list, row) == -1) {
 			Py_XDECREF(row);
