@@ -100,6 +100,27 @@ run_bad "unix socket in a missing directory" "$TMPD/missing/s.sock|No such" \
 run_bad "bind to a foreign address" "192.0.2.1|assign|bind|listen" \
     --port 0 --bind 192.0.2.1
 
+# Every setting is an option, checked as CONFIG SET checks it, with
+# Redis's reason in the message.
+run_bad "bad enum" "invalid --maxmemory-policy 'lru': argument\\(s\\) must be one of the following: volatile-lru" \
+    --port 0 --maxmemory-policy lru
+run_bad "bad memory value" "invalid --maxmemory '1.5gb': argument must be a memory value" \
+    --port 0 --maxmemory 1.5gb
+run_bad "out of range" "invalid --active-expire-effort '0': argument must be between 1 and 10 inclusive" \
+    --port 0 --active-expire-effort 0
+run_bad "bad bool" "invalid --protected-mode 'maybe': argument must be 'yes' or 'no'" \
+    --port 0 --protected-mode maybe
+run_bad "fixed setting" "invalid --appendonly 'yes'" --port 0 \
+    --appendonly yes
+run_bad "option=value, bad" "invalid --hz 'x'" --port 0 --hz=x
+run_ok --help
+for opt in --maxmemory --maxmemory-policy --maxmemory-samples --hz \
+    --active-expire-effort --lfu-log-factor --lfu-decay-time --timeout \
+    --tcp-keepalive --protected-mode --maxmemory-eviction-tenacity; do
+	grep -q -e "$opt " "$OUT" || fail "--help does not list $opt"
+done
+note "ok: --help lists the expiry and memory settings"
+
 # ---- Per backend ----
 
 for BACKEND in $TMC_BACKENDS; do
@@ -123,6 +144,16 @@ for BACKEND in $TMC_BACKENDS; do
 	check_eq "$(rcli PING)" PONG "PING after the failed second start"
 	stop_server TERM
 	note "ok: SIGTERM -> status 0"
+
+	# Settings given as --name value and --name=value show in CONFIG GET.
+	start_server --maxmemory 64mb --maxmemory-policy=allkeys-lfu --hz=25 \
+	    --save "" --appendonly no
+	check_eq "$(rcli CONFIG GET maxmemory | tail -n 1)" 67108864 \
+	    "CONFIG GET maxmemory"
+	check_eq "$(rcli CONFIG GET maxmemory-policy | tail -n 1)" allkeys-lfu \
+	    "CONFIG GET maxmemory-policy"
+	check_eq "$(rcli CONFIG GET hz | tail -n 1)" 25 "CONFIG GET hz"
+	stop_server TERM
 
 	# SIGINT exits with status 0 too.
 	start_server
