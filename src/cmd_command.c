@@ -2,12 +2,15 @@
 /*
  * COMMAND (INFO, DOCS, LIST, COUNT, HELP): what the server says about its
  * commands, laid out as Redis 7.0 lays it out, so redis-cli and client
- * libraries that ask the server about itself work unchanged. The
- * documentation itself is data, in command_docs.c.
+ * libraries that ask the server about itself work unchanged. A command's
+ * row (commands.h) gives its arity, flags, key positions and ACL
+ * categories; its documentation row (command_docs.h) the rest: tips, key
+ * specs and everything COMMAND DOCS reports.
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -121,14 +124,17 @@ table_count(const struct command *table)
 	return n;
 }
 
-/* ---- COMMAND INFO ---- */
+/* ---- Flag lists ---- */
 
-/* Flag names in the order Redis 7.0 lists them. CMD_SENTINEL is not
- * listed: Redis 7.0 does not report it either. */
-static const struct {
+/* A flag and the name Redis replies for it. */
+struct flag_name {
 	int flag;
 	const char *name;
-} command_flag_names[] = {
+};
+
+/* Command flags in the order Redis 7.0 lists them. CMD_SENTINEL is not
+ * listed: Redis 7.0 does not report it either. */
+static const struct flag_name command_flag_names[] = {
 	{ CMD_WRITE, "write" },
 	{ CMD_READONLY, "readonly" },
 	{ CMD_DENYOOM, "denyoom" },
@@ -149,71 +155,168 @@ static const struct {
 	{ 0, NULL },
 };
 
-/* Reply a command's flags as an array of status replies. */
+/* Key spec flags, argument flags and documentation flags, likewise. */
+static const struct flag_name key_flag_names[] = {
+	{ DOC_KEY_RO, "RO" },
+	{ DOC_KEY_RW, "RW" },
+	{ DOC_KEY_OW, "OW" },
+	{ DOC_KEY_RM, "RM" },
+	{ DOC_KEY_ACCESS, "access" },
+	{ DOC_KEY_UPDATE, "update" },
+	{ DOC_KEY_INSERT, "insert" },
+	{ DOC_KEY_DELETE, "delete" },
+	{ DOC_KEY_NOT_KEY, "not_key" },
+	{ DOC_KEY_INCOMPLETE, "incomplete" },
+	{ DOC_KEY_VARIABLE_FLAGS, "variable_flags" },
+	{ 0, NULL },
+};
+static const struct flag_name arg_flag_names[] = {
+	{ DOC_ARG_OPTIONAL, "optional" },
+	{ DOC_ARG_MULTIPLE, "multiple" },
+	{ DOC_ARG_MULTIPLE_TOKEN, "multiple_token" },
+	{ 0, NULL },
+};
+static const struct flag_name doc_flag_names[] = {
+	{ DOC_DEPRECATED, "deprecated" },
+	{ DOC_SYSCMD, "syscmd" },
+	{ 0, NULL },
+};
+
+/* Reply the names of the flags set in flags, as an array of status
+ * replies (a set in Redis's RESP3 replies). */
 static void
-reply_command_flags(struct resp_buf *b, int flags)
+reply_flags(struct resp_buf *b, int flags, const struct flag_name *names)
 {
 	long long n = 0;
 	int i;
 
-	for (i = 0; command_flag_names[i].name != NULL; i++)
-		if (flags & command_flag_names[i].flag)
+	for (i = 0; names[i].name != NULL; i++)
+		if (flags & names[i].flag)
 			n++;
 	resp_add_array_len(b, n);
-	for (i = 0; command_flag_names[i].name != NULL; i++)
-		if (flags & command_flag_names[i].flag)
-			resp_add_simple(b, command_flag_names[i].name);
+	for (i = 0; names[i].name != NULL; i++)
+		if (flags & names[i].flag)
+			resp_add_simple(b, names[i].name);
 }
 
-/*
- * Reply the key specs: none for a command without keys, else one spec
- * of the "index" + "range" kind built from the row's key positions, with
- * the flags and notes of the documentation row.
- */
-static void
-reply_key_specs(struct resp_buf *b, const struct command *cmd,
-    const struct command_doc *d)
+/* ---- Documentation rows ---- */
+
+/* Compare a full name with a row's name (bsearch). */
+static int
+doc_compare(const void *name, const void *row)
 {
-	int notes = d != NULL && d->key_notes != NULL;
-
-	if (cmd->first_key <= 0) {
-		resp_add_array_len(b, 0);
-		return;
-	}
-	resp_add_array_len(b, 1);
-	resp_add_array_len(b, notes ? 8 : 6);
-	if (notes) {
-		resp_add_bulk_str(b, "notes");
-		resp_add_bulk_str(b, d->key_notes);
-	}
-	resp_add_bulk_str(b, "flags");
-	reply_words(b, d != NULL ? d->key_flags : NULL, 1);
-	resp_add_bulk_str(b, "begin_search");
-	resp_add_array_len(b, 4);
-	resp_add_bulk_str(b, "type");
-	resp_add_bulk_str(b, "index");
-	resp_add_bulk_str(b, "spec");
-	resp_add_array_len(b, 2);
-	resp_add_bulk_str(b, "index");
-	resp_add_int(b, cmd->first_key);
-	resp_add_bulk_str(b, "find_keys");
-	resp_add_array_len(b, 4);
-	resp_add_bulk_str(b, "type");
-	resp_add_bulk_str(b, "range");
-	resp_add_bulk_str(b, "spec");
-	resp_add_array_len(b, 6);
-	resp_add_bulk_str(b, "lastkey");
-	/* Relative to the first key, or counted from the end if < 0. */
-	resp_add_int(b, cmd->last_key < 0 ? cmd->last_key :
-	    cmd->last_key - cmd->first_key);
-	resp_add_bulk_str(b, "keystep");
-	resp_add_int(b, cmd->key_step);
-	resp_add_bulk_str(b, "limit");
-	resp_add_int(b, 0);
+	return strcmp(name, ((const struct command_doc *)row)->name);
 }
 
-/* Reply one COMMAND INFO entry (Redis 7.0's ten fields), recursing into
- * the subcommands. */
+/* The rows are sorted by name (the generator writes them so, and the
+ * unit test checks it). */
+const struct command_doc *
+command_doc_find(const char *fullname)
+{
+	return bsearch(fullname, command_docs, command_docs_count,
+	    sizeof(command_docs[0]), doc_compare);
+}
+
+/* ---- COMMAND INFO ---- */
+
+/* Reply a key spec's begin_search map (flat), as Redis 7.0 does. */
+static void
+reply_begin_search(struct resp_buf *b, const struct doc_key_spec *ks)
+{
+	resp_add_array_len(b, 4);
+	resp_add_bulk_str(b, "type");
+	switch (ks->begin) {
+	case DOC_BEGIN_INDEX:
+		resp_add_bulk_str(b, "index");
+		resp_add_bulk_str(b, "spec");
+		resp_add_array_len(b, 2);
+		resp_add_bulk_str(b, "index");
+		resp_add_int(b, ks->index);
+		break;
+	case DOC_BEGIN_KEYWORD:
+		resp_add_bulk_str(b, "keyword");
+		resp_add_bulk_str(b, "spec");
+		resp_add_array_len(b, 4);
+		resp_add_bulk_str(b, "keyword");
+		resp_add_bulk_str(b, ks->keyword);
+		resp_add_bulk_str(b, "startfrom");
+		resp_add_int(b, ks->startfrom);
+		break;
+	default:
+		resp_add_bulk_str(b, "unknown");
+		resp_add_bulk_str(b, "spec");
+		resp_add_array_len(b, 0);
+		break;
+	}
+}
+
+/* Reply a key spec's find_keys map (flat), as Redis 7.0 does. */
+static void
+reply_find_keys(struct resp_buf *b, const struct doc_key_spec *ks)
+{
+	resp_add_array_len(b, 4);
+	resp_add_bulk_str(b, "type");
+	switch (ks->find) {
+	case DOC_FIND_RANGE:
+		resp_add_bulk_str(b, "range");
+		resp_add_bulk_str(b, "spec");
+		resp_add_array_len(b, 6);
+		resp_add_bulk_str(b, "lastkey");
+		resp_add_int(b, ks->lastkey);
+		resp_add_bulk_str(b, "keystep");
+		resp_add_int(b, ks->keystep);
+		resp_add_bulk_str(b, "limit");
+		resp_add_int(b, ks->limit);
+		break;
+	case DOC_FIND_KEYNUM:
+		resp_add_bulk_str(b, "keynum");
+		resp_add_bulk_str(b, "spec");
+		resp_add_array_len(b, 6);
+		resp_add_bulk_str(b, "keynumidx");
+		resp_add_int(b, ks->keynumidx);
+		resp_add_bulk_str(b, "firstkey");
+		resp_add_int(b, ks->firstkey);
+		resp_add_bulk_str(b, "keystep");
+		resp_add_int(b, ks->keystep);
+		break;
+	default:
+		resp_add_bulk_str(b, "unknown");
+		resp_add_bulk_str(b, "spec");
+		resp_add_array_len(b, 0);
+		break;
+	}
+}
+
+/* Reply the key specs of a documentation row (none without a row): one
+ * map each of notes (if any), flags, begin_search and find_keys. */
+static void
+reply_key_specs(struct resp_buf *b, const struct command_doc *d)
+{
+	const struct doc_key_spec *specs = d != NULL ? d->key_specs : NULL;
+	const struct doc_key_spec *ks;
+	long long n = 0;
+
+	while (specs != NULL && specs[n].begin != 0)
+		n++;
+	resp_add_array_len(b, n);
+	for (ks = specs; ks != NULL && ks->begin != 0; ks++) {
+		resp_add_array_len(b, ks->notes != NULL ? 8 : 6);
+		if (ks->notes != NULL) {
+			resp_add_bulk_str(b, "notes");
+			resp_add_bulk_str(b, ks->notes);
+		}
+		resp_add_bulk_str(b, "flags");
+		reply_flags(b, ks->flags, key_flag_names);
+		resp_add_bulk_str(b, "begin_search");
+		reply_begin_search(b, ks);
+		resp_add_bulk_str(b, "find_keys");
+		reply_find_keys(b, ks);
+	}
+}
+
+/* Reply one COMMAND INFO entry (Redis 7.0's ten fields: the row's facts,
+ * then the documentation row's tips and key specs), recursing into the
+ * subcommands. */
 static void
 reply_command_info(struct resp_buf *b, const struct command *cmd)
 {
@@ -226,13 +329,13 @@ reply_command_info(struct resp_buf *b, const struct command *cmd)
 	resp_add_array_len(b, 10);
 	resp_add_bulk_str(b, full);
 	resp_add_int(b, cmd->arity);
-	reply_command_flags(b, cmd->flags);
+	reply_flags(b, cmd->flags, command_flag_names);
 	resp_add_int(b, cmd->first_key);
 	resp_add_int(b, cmd->last_key);
 	resp_add_int(b, cmd->key_step);
 	reply_words(b, cmd->acl, 1);
 	reply_words(b, d != NULL ? d->tips : NULL, 0);
-	reply_key_specs(b, cmd, d);
+	reply_key_specs(b, d);
 	resp_add_array_len(b, table_count(cmd->sub));
 	for (sub = cmd->sub; sub != NULL && sub->name != NULL; sub++)
 		reply_command_info(b, sub);
@@ -240,8 +343,22 @@ reply_command_info(struct resp_buf *b, const struct command *cmd)
 
 /* ---- COMMAND DOCS ---- */
 
+/* Add a "name" -> bulk string pair when the value is set; return 1 if
+ * it was added (for counting a map's fields, pass b NULL). */
+static int
+reply_opt_str(struct resp_buf *b, const char *name, const char *value)
+{
+	if (value == NULL)
+		return 0;
+	if (b != NULL) {
+		resp_add_bulk_str(b, name);
+		resp_add_bulk_str(b, value);
+	}
+	return 1;
+}
+
 /* Reply an argument list as Redis 7.0's COMMAND DOCS does: one map per
- * argument, with only the fields that are set. */
+ * argument, with only the fields that are set, members nested. */
 static void
 reply_doc_args(struct resp_buf *b, const struct doc_arg *args)
 {
@@ -252,89 +369,92 @@ reply_doc_args(struct resp_buf *b, const struct doc_arg *args)
 		n++;
 	resp_add_array_len(b, n);
 	for (a = args; a->name != NULL; a++) {
-		int key = strcmp(a->type, "key") == 0;
-		int nested = a->sub != NULL;
-
-		fields = 2 + key + (a->token != NULL) + (a->since != NULL) +
-		    (a->deprecated != NULL) + (a->flags != 0) + nested;
+		fields = 2 + (a->key_spec > 0) +
+		    reply_opt_str(NULL, "token", a->token) +
+		    reply_opt_str(NULL, "since", a->since) +
+		    reply_opt_str(NULL, "deprecated_since",
+		    a->deprecated_since) + (a->flags != 0) + (a->sub != NULL);
 		resp_add_array_len(b, fields * 2);
 		resp_add_bulk_str(b, "name");
 		resp_add_bulk_str(b, a->name);
 		resp_add_bulk_str(b, "type");
 		resp_add_bulk_str(b, a->type);
-		if (key) {
+		if (a->key_spec > 0) {
 			resp_add_bulk_str(b, "key_spec_index");
-			resp_add_int(b, 0);
+			resp_add_int(b, a->key_spec - DOC_KEY_SPEC(0));
 		}
-		if (a->token != NULL) {
-			resp_add_bulk_str(b, "token");
-			resp_add_bulk_str(b, a->token);
-		}
-		if (a->since != NULL) {
-			resp_add_bulk_str(b, "since");
-			resp_add_bulk_str(b, a->since);
-		}
-		if (a->deprecated != NULL) {
-			resp_add_bulk_str(b, "deprecated_since");
-			resp_add_bulk_str(b, a->deprecated);
-		}
+		reply_opt_str(b, "token", a->token);
+		reply_opt_str(b, "since", a->since);
+		reply_opt_str(b, "deprecated_since", a->deprecated_since);
 		if (a->flags != 0) {
-			char words[48];
-
-			snprintf(words, sizeof(words), "%s %s %s",
-			    (a->flags & DOC_OPTIONAL) ? "optional" : "",
-			    (a->flags & DOC_MULTIPLE) ? "multiple" : "",
-			    (a->flags & DOC_MULTIPLE_TOKEN) ?
-			    "multiple_token" : "");
 			resp_add_bulk_str(b, "flags");
-			reply_words(b, words, 1);
+			reply_flags(b, a->flags, arg_flag_names);
 		}
-		if (nested) {
+		if (a->sub != NULL) {
 			resp_add_bulk_str(b, "arguments");
 			reply_doc_args(b, a->sub);
 		}
 	}
 }
 
-/* Reply the documentation map of one command (a flat array in RESP2),
- * its subcommands' maps nested under "subcommands". */
+/* Reply a history list: [version, text] pairs. */
+static void
+reply_doc_history(struct resp_buf *b, const struct doc_history *history)
+{
+	const struct doc_history *h;
+	long long n = 0;
+
+	for (h = history; h->version != NULL; h++)
+		n++;
+	resp_add_array_len(b, n);
+	for (h = history; h->version != NULL; h++) {
+		resp_add_array_len(b, 2);
+		resp_add_bulk_str(b, h->version);
+		resp_add_bulk_str(b, h->text);
+	}
+}
+
+/* Reply the documentation map of one command (a flat array in RESP2) in
+ * Redis 7.0's field order, its subcommands' maps nested under
+ * "subcommands". */
 static void
 reply_command_docs(struct resp_buf *b, const struct command *cmd)
 {
 	const struct command_doc *d;
-	const struct doc_history *h;
 	const struct command *sub;
-	long long fields, n;
+	long long fields;
 	char full[64];
 
 	command_fullname(cmd, full);
 	d = command_doc_find(full);
 	if (d == NULL) {
-		/* Every row should have documentation; stay well-formed. */
+		/* Every row has documentation (the unit test checks it);
+		 * stay well-formed anyway. */
 		resp_add_array_len(b, 0);
 		return;
 	}
-	fields = 4 + (d->history != NULL) + (d->args != NULL) +
-	    (cmd->sub != NULL);
+	fields = 1 + reply_opt_str(NULL, "summary", d->summary) +
+	    reply_opt_str(NULL, "since", d->since) +
+	    reply_opt_str(NULL, "complexity", d->complexity) +
+	    (d->doc_flags != 0) +
+	    reply_opt_str(NULL, "deprecated_since", d->deprecated_since) +
+	    reply_opt_str(NULL, "replaced_by", d->replaced_by) +
+	    (d->history != NULL) + (d->args != NULL) + (cmd->sub != NULL);
 	resp_add_array_len(b, fields * 2);
-	resp_add_bulk_str(b, "summary");
-	resp_add_bulk_str(b, d->summary);
-	resp_add_bulk_str(b, "since");
-	resp_add_bulk_str(b, d->since);
+	reply_opt_str(b, "summary", d->summary);
+	reply_opt_str(b, "since", d->since);
 	resp_add_bulk_str(b, "group");
 	resp_add_bulk_str(b, d->group);
-	resp_add_bulk_str(b, "complexity");
-	resp_add_bulk_str(b, d->complexity);
+	reply_opt_str(b, "complexity", d->complexity);
+	if (d->doc_flags != 0) {
+		resp_add_bulk_str(b, "doc_flags");
+		reply_flags(b, d->doc_flags, doc_flag_names);
+	}
+	reply_opt_str(b, "deprecated_since", d->deprecated_since);
+	reply_opt_str(b, "replaced_by", d->replaced_by);
 	if (d->history != NULL) {
 		resp_add_bulk_str(b, "history");
-		for (n = 0, h = d->history; h->version != NULL; h++)
-			n++;
-		resp_add_array_len(b, n);
-		for (h = d->history; h->version != NULL; h++) {
-			resp_add_array_len(b, 2);
-			resp_add_bulk_str(b, h->version);
-			resp_add_bulk_str(b, h->text);
-		}
+		reply_doc_history(b, d->history);
 	}
 	if (d->args != NULL) {
 		resp_add_bulk_str(b, "arguments");

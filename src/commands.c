@@ -485,31 +485,36 @@ arg_ll(struct client *c, const struct resp_arg *a, long long *out)
 }
 
 /*
- * Redis's string2ld: the whole argument is a finite long double as
- * strtold reads it, with no leading space, at most 5120 bytes
- * (MAX_LONG_DOUBLE_CHARS). "inf" is accepted by strtold but refused
- * here, as Redis refuses it (isnan/isinf checks).
+ * Redis's string2ld: the whole of s is a long double as strtold reads
+ * it, shorter than 5120 bytes (MAX_LONG_DOUBLE_CHARS), with no leading
+ * space; NaN and an overflow are refused, infinities are not (the
+ * command decides what to do with them). 1 on success.
  */
+int
+str_to_ld(const char *s, size_t len, long double *out)
+{
+	char buf[5120], *end;
+	long double v;
+
+	if (len == 0 || len >= sizeof(buf) || isspace((unsigned char)s[0]))
+		return 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	v = strtold(buf, &end);
+	if ((size_t)(end - buf) != len || isnan(v) ||
+	    (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL ||
+	    v == 0)))
+		return 0;
+	*out = v;
+	return 1;
+}
+
 int
 arg_ld(struct client *c, const struct resp_arg *a, long double *out)
 {
-	char buf[5121], *end;
-	long double v;
-
-	if (a->len == 0 || a->len >= sizeof(buf) ||
-	    isspace((unsigned char)a->ptr[0]))
-		goto bad;
-	memcpy(buf, a->ptr, a->len);
-	buf[a->len] = '\0';
-	errno = 0;
-	v = strtold(buf, &end);
-	if ((size_t)(end - buf) != a->len || isnan(v) || isinf(v) ||
-	    (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL ||
-	    v == 0)))
-		goto bad;
-	*out = v;
-	return 0;
-bad:
+	if (str_to_ld(a->ptr, a->len, out))
+		return 0;
 	resp_add_error(&c->reply, "value is not a valid float", 26);
 	return -1;
 }

@@ -144,6 +144,8 @@ int arg_ll(struct client *c, const struct resp_arg *a, long long *out);
 /* Parse an argument as a long double as Redis's getLongDoubleFromObject
  * does; on failure reply "value is not a valid float", return -1. */
 int arg_ld(struct client *c, const struct resp_arg *a, long double *out);
+/* Redis's string2ld over s[0..len): 1 and *out set, or 0. */
+int str_to_ld(const char *s, size_t len, long double *out);
 
 void reply_syntax_error(struct client *c);  /* -ERR syntax error */
 void reply_wrongtype(struct client *c);     /* -WRONGTYPE ... */

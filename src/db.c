@@ -465,11 +465,15 @@ db_keys(struct db *db, const char *pat, size_t plen,
 	dict_foreach(db->expires, db_keys_visit, &ctx);
 }
 
+#define DB_SCAN_STALE 64            /* stale keys reclaimed per step */
+
 /* What db_scan hands dict_scan's callback. */
 struct db_scan_ctx {
 	long long now;
 	void (*fn)(const dbkey *k, void *arg);
 	void *arg;
+	dbkey *stale[DB_SCAN_STALE];   /* met, to reclaim after the step */
+	int nstale;
 };
 
 static void
@@ -478,19 +482,36 @@ db_scan_visit(const dict_entry *e, void *arg)
 	struct db_scan_ctx *ctx = arg;
 	long long when = dict_entry_expire(e);
 
-	if (when >= 0 && ctx->now > when)
+	if (when >= 0 && ctx->now > when) {
+		if (ctx->nstale < DB_SCAN_STALE)
+			ctx->stale[ctx->nstale++] = (dbkey *)(uintptr_t)e;
 		return;
+	}
 	ctx->fn(e, ctx->arg);
 }
 
+/*
+ * One SCAN step. Stale keys are never reported, and those met are
+ * reclaimed after the step, as Redis's SCAN expires the keys it meets
+ * (so DBSIZE drops alike).
+ */
 size_t
 db_scan(struct db *db, size_t cursor, void (*fn)(const dbkey *k, void *arg),
     void *arg)
 {
 	dict *ds[2] = { db->keys, db->expires };
-	struct db_scan_ctx ctx = { db->now, fn, arg };
+	struct db_scan_ctx ctx;
+	size_t next;
+	int i;
 
-	return dict_scan(ds, 2, cursor, db_scan_visit, &ctx);
+	ctx.now = db->now;
+	ctx.fn = fn;
+	ctx.arg = arg;
+	ctx.nstale = 0;
+	next = dict_scan(ds, 2, cursor, db_scan_visit, &ctx);
+	for (i = 0; i < ctx.nstale; i++)
+		db_expire_if_due(db, ctx.stale[i]);
+	return next;
 }
 
 dbkey *

@@ -38,10 +38,12 @@
  * expire time, 64 bytes, one 80-byte chunk.
  *
  * Scanning. dict_scan() walks a cursor in reverse-binary order over the
- * smallest table present and, in every larger table, over all the
- * buckets that expand that position (Redis's dictScan, for any number of
- * tables), so it keeps SCAN's guarantee across resizes and across dicts
- * that share a hash seed.
+ * buckets of the largest table present (Redis's dictScan); in smaller
+ * tables it reports, from the bucket the cursor falls in, only the keys
+ * whose hash has the cursor's low bits. Each step thus covers one
+ * position of the largest table in every table, for one bucket each,
+ * which keeps SCAN's guarantee across resizes and across dicts that
+ * share a hash seed.
  */
 
 #define DICT_MIN_SIZE 4           /* smallest table, as in Redis */
@@ -800,26 +802,38 @@ dict_scan(dict *const *ds, int n, size_t v,
     void (*fn)(const dict_entry *e, void *arg), void *arg)
 {
 	const struct dict_table *t[8];
+	const dict *owner[8];
 	const dict_entry *e;
-	size_t m0 = SIZE_MAX, b;
+	size_t m = 0, tm;
 	int nt = 0, i, j;
 
 	for (i = 0; i < n; i++)
 		for (j = 0; j < 2 && nt < 8; j++)
 			if (ds[i]->t[j].size != 0 && ds[i]->t[j].used != 0) {
+				owner[nt] = ds[i];
 				t[nt++] = &ds[i]->t[j];
-				if (ds[i]->t[j].size - 1 < m0)
-					m0 = ds[i]->t[j].size - 1;
+				if (ds[i]->t[j].size - 1 > m)
+					m = ds[i]->t[j].size - 1;
 			}
 	if (nt == 0)
 		return 0;
-	/* Every bucket whose low bits are the cursor's, in every table. */
-	for (i = 0; i < nt; i++)
-		for (b = v & m0; b < t[i]->size; b += m0 + 1)
-			for (e = t[i]->slots[b]; e != NULL; e = e->next)
+	/*
+	 * The cursor walks the largest table's buckets. In a smaller
+	 * table, the bucket the cursor falls in holds the keys of several
+	 * large-table positions: only those whose hash has the cursor's
+	 * low bits are reported now, the others when the cursor gets to
+	 * them. So each step reports the keys of one position of the
+	 * largest table, wherever they are, and costs one bucket a table.
+	 */
+	for (i = 0; i < nt; i++) {
+		tm = t[i]->size - 1;
+		for (e = t[i]->slots[v & tm]; e != NULL; e = e->next)
+			if (tm == m ||
+			    (dict_entry_hash(owner[i], e) & m) == (v & m))
 				fn(e, arg);
+	}
 	/* Increment the cursor's reversed low bits. */
-	v |= ~m0;
+	v |= ~m;
 	v = dict_rev(v);
 	v++;
 	return dict_rev(v);

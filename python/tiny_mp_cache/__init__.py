@@ -7,6 +7,10 @@
     with spawn() as srv:               # or: a server in a child process
         cache = TinyCache(srv.address) # "host:port", "unix:///path"
         cache.set("k", b"v"); cache.get("k"); cache.pop("k")
+        cache.set("k", b"v", ttl=60)   # expires in 60 s; cache.ttl("k")
+
+    # A cache of at most 64 MB that drops the least recently used keys:
+    spawn(maxmemory="64mb", maxmemory_policy="allkeys-lru")
 
 The server is the same C code as the ``tiny-mp-cache-server`` program and
 speaks the Redis protocol, so redis-cli and redis-py work against it, and

@@ -3,10 +3,11 @@
 
 import os
 import socket
-from typing import Any, Callable, Optional, Type, Union
+from typing import Any, Callable, Optional, Tuple, Type, Union
 
 _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 _Arg = Union[str, bytes, bytearray, memoryview, int]
+_Memory = Union[int, str]
 
 SERVER_VERSION: str
 DEFAULT_PORT: int
@@ -23,16 +24,31 @@ class ConnectionForked(Exception): ...
 class ConnectionClosed(ConnectionError): ...
 
 class Server:
+    # Every keyword after host is a server setting (the rows of
+    # settings()); None keeps the server's default.
     def __init__(self, port: int = ..., *, host: str = ...,
                  unixsocket: Optional[_Path] = ...,
-                 unixsocketperm: int = ..., maxclients: int = ...,
-                 loglevel: str = ..., logfile: Optional[_Path] = ...,
+                 unixsocketperm: Optional[int] = ...,
+                 maxclients: Optional[int] = ...,
+                 loglevel: Optional[str] = ...,
+                 logfile: Optional[_Path] = ...,
                  event_backend: Optional[str] = ...,
-                 proto_max_bulk_len: int = ...,
-                 tcp_backlog: int = ...,
+                 proto_max_bulk_len: Optional[_Memory] = ...,
+                 tcp_backlog: Optional[int] = ...,
                  requirepass: Optional[str] = ...,
-                 client_output_buffer_limit: Optional[int] = ...,
-                 busy_poll_us: int = ...) -> None: ...
+                 client_output_buffer_limit: Optional[_Memory] = ...,
+                 busy_poll_us: Optional[int] = ...,
+                 maxmemory: Optional[_Memory] = ...,
+                 maxmemory_policy: Optional[str] = ...,
+                 maxmemory_samples: Optional[int] = ...,
+                 maxmemory_eviction_tenacity: Optional[int] = ...,
+                 lfu_log_factor: Optional[int] = ...,
+                 lfu_decay_time: Optional[int] = ...,
+                 hz: Optional[int] = ...,
+                 active_expire_effort: Optional[int] = ...,
+                 protected_mode: Optional[bool] = ...,
+                 timeout: Optional[int] = ...,
+                 tcp_keepalive: Optional[int] = ...) -> None: ...
     def run(self) -> None: ...
     def stop(self) -> None: ...
     def close(self) -> None: ...
@@ -57,6 +73,10 @@ class ReplyReader:
     def need(self) -> int: ...
 
 def pack_command(*args: _Arg) -> bytes: ...
+
+# (keyword, kind, default as the server shows it, mutable, help) for each
+# setting Server() takes.
+def settings() -> Tuple[Tuple[str, str, str, bool, str], ...]: ...
 
 class Lock:
     def __init__(self) -> None: ...

@@ -7,10 +7,12 @@ Redis or Valkey server alike.
 
 from __future__ import annotations
 
+import math
 import socket
 import time
-from typing import (Any, Iterable, List, Mapping, NoReturn, Optional, Tuple,
-                    Union, cast)
+from decimal import Decimal
+from typing import (Any, Iterable, Iterator, List, Mapping, NoReturn,
+                    Optional, Tuple, Union, cast)
 
 from ._native import CMD_DECODE as _DECODE
 from ._native import CMD_IDLE_CHECK as _IDLE_CHECK
@@ -37,6 +39,14 @@ Address = Union[str, Tuple[str, int]]
 
 _RETRY_DELAY_MIN = 0.005        # first pause while a server is starting
 _RETRY_DELAY_MAX = 0.1          # longest pause between connect attempts
+
+# Keys scan_iter() asks the server to look at per SCAN (its COUNT): a
+# thousand keys are some tens of microseconds of the server's time, so
+# other clients barely wait, and a big keyspace takes few round trips.
+SCAN_COUNT = 1000
+
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
 
 # Error replies to AUTH that mean "not let in" (Redis 6+, and older Redis).
 _AUTH_ERRORS = ("WRONGPASS", "NOAUTH", "ERR AUTH", "ERR invalid password",
@@ -90,10 +100,12 @@ class TinyCacheTimeoutError(TinyCacheError, TimeoutError):
 
 
 # Flags of Connection.command besides its own (which it ignores): the
-# command must never be sent twice (pop): no retry after a broken
-# connection. Such commands also ask for the idle-close check.
+# command must never be sent twice (pop, incr, add ...): no retry after a
+# broken connection. Such commands also ask for the idle-close check
+# (_NO_RETRY), so a connection the server closed while idle is replaced
+# before they are sent rather than reported as an error.
 _ONCE = 0x100
-_POP = _ONCE | _IDLE_CHECK
+_NO_RETRY = _ONCE | _IDLE_CHECK
 
 
 def parse_address(addr: Address) -> Tuple[int, Any, str]:
@@ -160,17 +172,25 @@ class TinyCache:
     raised and the connection is dropped, so a late reply is never read
     as the answer to a later command.
 
-    Broken connections: ``get``, ``set``, ``delete``, ``keys`` and ``len``
-    are safe to repeat, so if the connection turns out to be broken they
-    reconnect and retry once. ``pop`` never retries after sending (a
-    repeated GETDEL could lose a job or hand it out twice): it raises
+    Broken connections: ``get``, ``set``, ``delete``, ``keys``, ``len``,
+    ``get_many``, ``set_many``, ``expire``, ``ttl``, ``touch`` and each
+    SCAN of ``scan_iter`` are safe to repeat, so if the connection turns
+    out to be broken they reconnect and retry once. ``pop``,
+    ``pop_many``, ``add``, ``persist``, ``incr``, ``decr`` and
+    ``execute`` never retry after sending (a repeated GETDEL could lose a
+    job or hand it out twice, a repeated INCRBY would count twice, a
+    repeated SET NX or PERSIST would give the wrong answer): they raise
     :class:`TinyCacheConnectionError` and the next call reconnects. A
     connection the server closed while idle (e.g. it restarted) is
-    noticed before ``pop`` sends anything, so that case just reconnects;
+    noticed before those send anything, so that case just reconnects;
     "idle" means no reply for a clock tick or more (a few milliseconds),
     and a server that closes the connection sooner than that after its
-    last reply makes ``pop`` raise instead (the job is never lost and
-    never handed out twice).
+    last reply makes them raise instead (a job is never lost and never
+    handed out twice).
+
+    Expiry: ``set(key, value, ttl=seconds)``, ``add``, ``expire``,
+    ``persist`` and ``ttl``; an expired key is gone for every command at
+    once (its memory is reclaimed by the server's expiry cycle).
 
     Passwords: with ``password=``, every new connection (the first, and
     each reconnect) sends ``AUTH password`` before any command, under the
@@ -233,12 +253,27 @@ class TinyCache:
     # others go through _call. Any exception, however rare, goes to
     # _recover with the same arguments.
 
-    def set(self, key: str, value: Value) -> None:
-        """Store value under key (SET), replacing any old value."""
+    def set(self, key: str, value: Value, ttl: Optional[float] = None) -> None:
+        """Store value under key (SET), replacing any old value and its ttl.
+
+        ``ttl``: the key expires after this many seconds (an int or a
+        float > 0; a fraction of a millisecond rounds up, so 0.0001 is
+        1 ms), sent as ``SET key value PX ms``, which Redis understands
+        too. None (the default): the key never expires. A ttl that is
+        0, negative, NaN or infinite raises :class:`ValueError`, one that
+        is not an int or float (a bool included) :class:`TypeError`,
+        before anything is sent.
+
+        Retried once after a broken connection (a repeated SET stores the
+        same value; its ttl then counts from the retry).
+        """
         if not isinstance(key, str):
             _bad_key(key)
         if not isinstance(value, (bytes, bytearray, memoryview)):
             raise TypeError(f"value must be bytes, not {type(value).__name__}")
+        if ttl is not None:
+            self._call(0, b"SET", key, value, b"PX", _ttl_ms(ttl))
+            return
         try:
             self._conn.command(0, b"SET", key, value)
         except BaseException as e:
@@ -263,9 +298,10 @@ class TinyCache:
         if not isinstance(key, str):
             _bad_key(key)
         try:
-            reply: Optional[bytes] = self._conn.command(_POP, b"GETDEL", key)
+            reply: Optional[bytes] = self._conn.command(_NO_RETRY, b"GETDEL",
+                                                        key)
         except BaseException as e:
-            reply = self._recover(e, _POP, (b"GETDEL", key))
+            reply = self._recover(e, _NO_RETRY, (b"GETDEL", key))
         return reply
 
     def delete(self, key: str) -> int:
@@ -340,9 +376,170 @@ class TinyCache:
                 _bad_key(key)
         if not names:
             return []
-        reply: List[Optional[bytes]] = self._call(_POP | _MANY, b"GETDEL",
-                                                  names)
+        reply: List[Optional[bytes]] = self._call(
+            _NO_RETRY | _MANY, b"GETDEL", names)
         return reply
+
+    # ---- Expiry and counters ----
+
+    def add(self, key: str, value: Value, ttl: Optional[float] = None) -> bool:
+        """Store value under key only if the key does not exist (SET NX).
+
+        Returns True if it was stored, False if the key already existed
+        (its value and ttl are then left alone). ``ttl`` as in
+        :meth:`set` (``SET key value NX PX ms``). Of several processes
+        adding the same key at once, exactly one gets True.
+
+        Never retried after sending: a repeat of a SET NX that did run
+        would answer False for the value this call stored. On a broken
+        connection it raises :class:`TinyCacheConnectionError` (whether
+        the value was stored is unknown: get() tells).
+        """
+        if not isinstance(key, str):
+            _bad_key(key)
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"value must be bytes, not {type(value).__name__}")
+        if ttl is None:
+            reply = self._call(_NO_RETRY, b"SET", key, value, b"NX")
+        else:
+            reply = self._call(_NO_RETRY, b"SET", key, value, b"NX", b"PX",
+                               _ttl_ms(ttl))
+        return reply is not None
+
+    def expire(self, key: str, ttl: float) -> bool:
+        """Make key expire ``ttl`` seconds from now (PEXPIRE).
+
+        ``ttl`` as in :meth:`set`: an int or float > 0, a fraction of a
+        millisecond rounding up (delete() drops a key at once). Replaces
+        any earlier ttl. Returns True if the key exists, False if not.
+
+        Retried once after a broken connection (a repeat sets the same
+        ttl, counted from the retry).
+        """
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = self._call(0, b"PEXPIRE", key, _ttl_ms(ttl))
+        return reply == 1
+
+    def persist(self, key: str) -> bool:
+        """Remove key's ttl, so it never expires (PERSIST).
+
+        Returns True if the key had a ttl, False if it has none or does
+        not exist. Never retried after sending (a repeat would answer
+        False): a broken connection raises
+        :class:`TinyCacheConnectionError`.
+        """
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = self._call(_NO_RETRY, b"PERSIST", key)
+        return reply == 1
+
+    def ttl(self, key: str) -> Optional[float]:
+        """Return the seconds key has left to live (PTTL / 1000).
+
+        - a float > 0 (millisecond precision) for a key with a ttl;
+        - ``math.inf`` for a key that never expires;
+        - ``None`` for a key that does not exist (or has just expired).
+
+        So ``ttl(k) is None`` asks whether k is gone, and ``ttl(k) <
+        60`` whether k expires within a minute (never true for a key
+        without a ttl; a TypeError for a missing key, rather than a
+        silently wrong answer). Retried once after a broken connection.
+        """
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = self._call(0, b"PTTL", key)
+        if reply >= 0:
+            return reply / 1000
+        if reply == -1:
+            return math.inf
+        return None
+
+    def touch(self, *keys: str) -> int:
+        """Count the given keys that exist, and mark them as just used
+        (TOUCH), which keeps them from eviction by an LRU or LFU
+        ``maxmemory_policy`` a little longer. It does not change their ttl.
+
+        A key given twice counts twice; no keys: 0, nothing sent.
+        Retried once after a broken connection (TOUCH changes no data).
+        """
+        for key in keys:
+            if not isinstance(key, str):
+                _bad_key(key)
+        if not keys:
+            return 0
+        reply: int = self._call(0, b"TOUCH", *keys)
+        return reply
+
+    def incr(self, key: str, amount: int = 1) -> int:
+        """Add amount to the integer stored at key and return the result
+        (INCRBY). A missing key counts as 0 (and is created without a
+        ttl); an existing key keeps its ttl.
+
+        The value is stored as its decimal digits (``get()`` returns
+        ``b"42"``). ``amount`` is an int (not a bool); it may be negative.
+        A value that is not a 64-bit integer, a result past the 64-bit
+        range, or an amount outside it raises :class:`ReplyError` with
+        the server's message (``ERR value is not an integer or out of
+        range``, ``ERR increment or decrement would overflow``).
+
+        Never retried after sending (a repeat would add twice): a broken
+        connection raises :class:`TinyCacheConnectionError`.
+        """
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = self._call(_NO_RETRY, b"INCRBY", key, _int_arg(amount))
+        return reply
+
+    def decr(self, key: str, amount: int = 1) -> int:
+        """Subtract amount from the integer stored at key and return the
+        result (DECRBY); everything else as :meth:`incr`. Never retried
+        after sending."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = self._call(_NO_RETRY, b"DECRBY", key, _int_arg(amount))
+        return reply
+
+    def scan_iter(self, pattern: str = "*",
+                  count: int = SCAN_COUNT) -> Iterator[str]:
+        """Iterate over the keys matching a glob pattern, a batch at a
+        time (SCAN with MATCH and COUNT, until the cursor is 0).
+
+        Unlike :meth:`keys`, which walks the whole keyspace in one
+        command while every other client waits, each SCAN looks at about
+        ``count`` keys, so a big keyspace never stalls the server; the
+        price is that the keys are not a snapshot:
+
+        - a key that exists for the whole iteration is returned, but may
+          be returned more than once (when the server's table grows or
+          shrinks meanwhile): keep a set if duplicates matter;
+        - a key added or deleted during the iteration may or may not be.
+
+        ``pattern`` as in :meth:`keys`; keys that are not UTF-8 come back
+        with surrogate escapes, as there. ``count`` (an int > 0) is a
+        hint of the work per round trip, not the batch size: a SCAN may
+        return fewer keys (none, with a pattern few keys match) or more.
+        The arguments are checked at once; the commands are sent as the
+        iterator advances, each retried once after a broken connection
+        (a SCAN cursor stays valid on a new connection).
+        """
+        if not isinstance(pattern, str):
+            raise TypeError(f"pattern must be str, not {type(pattern).__name__}")
+        if type(count) is not int:
+            raise TypeError(f"count must be an int, not {type(count).__name__}")
+        if count <= 0:
+            raise ValueError(f"count must be > 0, not {count}")
+        return self._scan(pattern, count)
+
+    def _scan(self, pattern: str, count: int) -> Iterator[str]:
+        """scan_iter()'s generator: SCAN until the cursor is back at 0."""
+        cursor = "0"
+        while True:
+            cursor, keys = self._call(_DECODE, b"SCAN", cursor, b"MATCH",
+                                      pattern, b"COUNT", count)
+            yield from keys
+            if cursor == "0":
+                return
 
     # ---- Extras ----
 
@@ -359,7 +556,7 @@ class TinyCache:
         """
         if not args:
             raise TypeError("execute() needs at least a command name")
-        return self._call(_POP, *args)
+        return self._call(_NO_RETRY, *args)
 
     def close(self) -> None:
         """Close the connection. A later command opens a new one."""
@@ -613,3 +810,38 @@ class TinyCache:
 def _bad_key(key: object) -> NoReturn:
     """Raise the TypeError of a key that is not a str."""
     raise TypeError(f"key must be str, not {type(key).__name__}")
+
+
+def _ttl_ms(ttl: object) -> Union[int, bytes]:
+    """A ttl in seconds as whole milliseconds, rounded up, as a command
+    argument (see _int64); TypeError for anything but an int or a float
+    (a bool is not a number here), ValueError unless it is finite and > 0.
+
+    A float is taken as the decimal it prints as (``1.1`` is 1100 ms,
+    not the 1101 its binary value's excess over 1.1 would round up to).
+    """
+    if isinstance(ttl, float):
+        if not ttl > 0 or ttl == math.inf:
+            raise ValueError(
+                f"ttl must be a finite number of seconds > 0, not {ttl!r}")
+        return _int64(math.ceil(Decimal(float.__repr__(ttl)) * 1000))
+    if not isinstance(ttl, int) or isinstance(ttl, bool):
+        raise TypeError(
+            f"ttl must be an int or float (seconds), not {type(ttl).__name__}")
+    if ttl <= 0:
+        raise ValueError(f"ttl must be > 0 seconds, not {ttl}")
+    return _int64(int(ttl) * 1000)
+
+
+def _int_arg(n: object) -> Union[int, bytes]:
+    """An amount as a command argument (see _int64); TypeError for
+    anything but an int (a bool is not one here)."""
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"amount must be an int, not {type(n).__name__}")
+    return _int64(int(n))
+
+
+def _int64(n: int) -> Union[int, bytes]:
+    """n as the codec sends it: an int within 64 bits, else its decimal
+    digits, for the server to refuse in its own words."""
+    return n if _INT64_MIN <= n <= _INT64_MAX else str(n).encode()

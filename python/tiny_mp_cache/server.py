@@ -35,7 +35,8 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 from ._native import DEFAULT_PORT, Server
 
-__all__ = ["Server", "serve", "serve_unix", "spawn", "SpawnedServer"]
+__all__ = ["Server", "serve", "serve_unix", "spawn", "SpawnedServer",
+           "SETTINGS"]
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 ReadyCallback = Callable[[Server], None]
@@ -95,6 +96,32 @@ def _serve(make: Callable[[], Server], ready: Optional[ReadyCallback]) -> None:
         _die_by_sigterm()
 
 
+# ---- Settings ----
+
+# Every server setting serve(), serve_unix(), spawn() and Server() take
+# as a keyword: the rows of _native.settings(), named as the server's
+# --option with "_" for "-". tests/python/test_settings.py fails when this
+# list, the signatures below, the stub (_native.pyi) or the README's table
+# stop matching _native.settings().
+SETTINGS = (
+    "unixsocket", "unixsocketperm", "maxclients", "loglevel", "logfile",
+    "event_backend", "proto_max_bulk_len", "tcp_backlog", "requirepass",
+    "client_output_buffer_limit", "busy_poll_us",
+    "maxmemory", "maxmemory_policy", "maxmemory_samples",
+    "maxmemory_eviction_tenacity", "lfu_log_factor", "lfu_decay_time",
+    "hz", "active_expire_effort",
+    "protected_mode", "timeout", "tcp_keepalive",
+)
+
+# A memory size: bytes, or a str with a unit ("100mb", "1gb", "512k").
+MemorySize = Union[int, str]
+
+
+def _settings(args: Dict[str, Any]) -> Dict[str, Any]:
+    """The settings among a function's arguments (its locals())."""
+    return {name: args[name] for name in SETTINGS if name in args}
+
+
 def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
           unixsocket: Optional[PathLike] = None,
           unixsocketperm: int = 0o700,
@@ -102,13 +129,23 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
           loglevel: str = "notice",
           logfile: Optional[PathLike] = None,
           event_backend: Optional[str] = None,
-          proto_max_bulk_len: int = 0,
+          proto_max_bulk_len: MemorySize = 0,
           tcp_backlog: int = 511,
           requirepass: Optional[str] = None,
-          client_output_buffer_limit: Optional[int] = None,
+          client_output_buffer_limit: Optional[MemorySize] = None,
           busy_poll_us: int = 50,
-          ready: Optional[ReadyCallback] = None,
-          **settings: Any) -> None:
+          maxmemory: MemorySize = 0,
+          maxmemory_policy: str = "noeviction",
+          maxmemory_samples: int = 5,
+          maxmemory_eviction_tenacity: int = 10,
+          lfu_log_factor: int = 10,
+          lfu_decay_time: int = 1,
+          hz: int = 10,
+          active_expire_effort: int = 1,
+          protected_mode: bool = True,
+          timeout: int = 0,
+          tcp_keepalive: int = 300,
+          ready: Optional[ReadyCallback] = None) -> None:
     """Serve on host:port (127.0.0.1:5002 by default) until stopped; blocks.
 
     Runs the same C server as ``tiny-mp-cache-server`` in this process with
@@ -117,35 +154,67 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
     picks a free port (``ready`` gets the :class:`Server`, whose ``.port``
     tells which); port=-1 with ``unixsocket`` serves the Unix socket only.
 
-    Options mirror the server's: ``unixsocket``/``unixsocketperm`` (also
-    listen on a Unix socket), ``maxclients``, ``loglevel`` (debug, verbose,
-    notice, warning, nothing), ``logfile`` (default: standard error),
-    ``event_backend`` ("epoll" or "select"; default: the best),
-    ``proto_max_bulk_len`` (0: 512 MB), ``tcp_backlog``, ``requirepass``
+    Every other keyword is a server setting, named as the server's
+    ``--option`` with ``_`` for ``-`` (``tiny-mp-cache-server --help``
+    explains each; ``CONFIG GET`` shows them, and ``CONFIG SET`` changes
+    most of them while the server runs). A wrong type raises
+    :class:`TypeError` (ints are not bools here, nor bools ints), a bad
+    value :class:`ValueError` with the server's reason.
+
+    Listening and clients: ``unixsocket``/``unixsocketperm`` (also listen
+    on a Unix socket), ``maxclients``, ``tcp_backlog``, ``requirepass``
     (clients must ``AUTH`` with this password first, as with Redis's
     ``requirepass``; connect with ``TinyCache(..., password=...)``; None
-    or "": no password), ``client_output_buffer_limit`` (a client with
-    more unsent reply bytes than this is disconnected; 0: no limit;
-    None: the server's default, 1 GB) and ``busy_poll_us`` (after a round
-    of requests, poll this long for more before sleeping; 0: off).
+    or "": no password), ``protected_mode`` (without a password, refuse
+    TCP clients from other hosts than this one, as Redis does),
+    ``timeout`` (close a connection idle this many seconds; 0: never),
+    ``tcp_keepalive`` (seconds between keepalive probes; 0: off),
+    ``client_output_buffer_limit`` (a client with more unsent reply bytes
+    than this is disconnected; 0: no limit; None: the server's default,
+    1 GB), ``proto_max_bulk_len`` (the largest value; 0: 512 MB).
 
-    Any other server setting goes in ``settings``, named as the server's
-    ``--option`` with ``_`` for ``-``: ``maxmemory="100mb"``,
-    ``maxmemory_policy="allkeys-lru"``, ``hz=20`` ... (see
-    ``tiny-mp-cache-server --help``). A wrong type raises
-    :class:`TypeError`, a bad value :class:`ValueError`.
+    Memory limit and eviction: ``maxmemory`` (bytes, or a str such as
+    ``"100mb"``; 0, the default: no limit) bounds the memory the data
+    takes (the ``used_memory`` of ``INFO memory``, not the process size).
+    Over it, each command that may add data first evicts keys as
+    ``maxmemory_policy`` says:
+
+    - ``"noeviction"`` (the default): nothing is evicted; such commands
+      fail with the :class:`ReplyError` ``OOM command not allowed when
+      used memory > 'maxmemory'.`` while reads and deletes still work;
+    - ``"allkeys-lru"``: the least recently used keys go first (a cache);
+      ``"allkeys-lfu"``: the least frequently used; ``"allkeys-random"``;
+    - ``"volatile-lru"``, ``"volatile-lfu"``, ``"volatile-random"``,
+      ``"volatile-ttl"`` (soonest to expire first): only keys with a ttl
+      are evicted; with none left, writes get the OOM error.
+
+    LRU and LFU are approximated, as in Redis: ``maxmemory_samples`` keys
+    are sampled per eviction (5; 10 comes close to true LRU for more
+    CPU); ``maxmemory_eviction_tenacity`` (0-100, 10) bounds the time one
+    command may spend evicting. LFU counts hits logarithmically
+    (``lfu_log_factor``, 10: about a million hits saturate the counter)
+    and lowers a key's count by one per ``lfu_decay_time`` minutes it
+    is idle (1; 0: never).
+
+    Expiry: a key with a ttl (``TinyCache.set(..., ttl=)``, ``expire``)
+    is gone for every command from the moment it expires (checked on each
+    access); the memory of expired keys nobody reads is reclaimed by a
+    background cycle that runs ``hz`` times a second (10; 1-500) and
+    samples keys with a ttl, working harder with ``active_expire_effort``
+    (1-10; 1). Raise them when many keys expire unread and memory
+    matters; each costs some CPU while idle.
+
+    Other: ``loglevel`` (debug, verbose, notice, warning, nothing),
+    ``logfile`` (default: standard error), ``event_backend`` ("epoll" or
+    "select"; default: the best), ``busy_poll_us`` (after a round of
+    requests, poll this long for more before sleeping; 0: off).
 
     Returns when the server is stopped (SHUTDOWN, ``Server.stop()``);
     raises :class:`KeyboardInterrupt` on SIGINT; ends the process on
     SIGTERM (see the module's documentation).
     """
-    _serve(lambda: Server(
-        port, host=host, unixsocket=unixsocket, unixsocketperm=unixsocketperm,
-        maxclients=maxclients, loglevel=loglevel, logfile=logfile,
-        event_backend=event_backend, proto_max_bulk_len=proto_max_bulk_len,
-        tcp_backlog=tcp_backlog, requirepass=requirepass,
-        client_output_buffer_limit=client_output_buffer_limit,
-        busy_poll_us=busy_poll_us, **settings), ready)
+    settings = _settings(locals())
+    _serve(lambda: Server(port, host=host, **settings), ready)
 
 
 def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
@@ -153,26 +222,34 @@ def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
                loglevel: str = "notice",
                logfile: Optional[PathLike] = None,
                event_backend: Optional[str] = None,
-               proto_max_bulk_len: int = 0,
+               proto_max_bulk_len: MemorySize = 0,
+               tcp_backlog: int = 511,
                requirepass: Optional[str] = None,
-               client_output_buffer_limit: Optional[int] = None,
+               client_output_buffer_limit: Optional[MemorySize] = None,
                busy_poll_us: int = 50,
-               ready: Optional[ReadyCallback] = None,
-               **settings: Any) -> None:
+               maxmemory: MemorySize = 0,
+               maxmemory_policy: str = "noeviction",
+               maxmemory_samples: int = 5,
+               maxmemory_eviction_tenacity: int = 10,
+               lfu_log_factor: int = 10,
+               lfu_decay_time: int = 1,
+               hz: int = 10,
+               active_expire_effort: int = 1,
+               protected_mode: bool = True,
+               timeout: int = 0,
+               tcp_keepalive: int = 300,
+               ready: Optional[ReadyCallback] = None) -> None:
     """Like :func:`serve`, on the Unix socket at path only (no TCP).
 
     A stale socket file left by a dead server is replaced; a file that is
     not a socket, or a socket a live server answers on, is an OSError.
     The file is removed when the server stops. Connect with
-    ``TinyCache("unix://" + path)``.
+    ``TinyCache("unix://" + path)``. The settings are those of
+    :func:`serve` (``tcp_backlog`` sizes this socket's queue too;
+    ``protected_mode`` and ``tcp_keepalive`` concern TCP only).
     """
-    _serve(lambda: Server(
-        -1, unixsocket=path, unixsocketperm=unixsocketperm,
-        maxclients=maxclients, loglevel=loglevel, logfile=logfile,
-        event_backend=event_backend, proto_max_bulk_len=proto_max_bulk_len,
-        requirepass=requirepass,
-        client_output_buffer_limit=client_output_buffer_limit,
-        busy_poll_us=busy_poll_us, **settings), ready)
+    settings = _settings(locals())
+    _serve(lambda: Server(-1, unixsocket=path, **settings), ready)
 
 
 # ---- spawn(): the server in a child process ----
@@ -329,20 +406,58 @@ def spawn(port: int = 0, *, host: str = "127.0.0.1",
           timeout: float = 30.0,
           python: Optional[str] = None,
           env: Optional[Dict[str, str]] = None,
-          **options: Any) -> SpawnedServer:
+          unixsocketperm: int = 0o700,
+          maxclients: int = 10000,
+          loglevel: str = "notice",
+          logfile: Optional[PathLike] = None,
+          event_backend: Optional[str] = None,
+          proto_max_bulk_len: MemorySize = 0,
+          tcp_backlog: int = 511,
+          requirepass: Optional[str] = None,
+          client_output_buffer_limit: Optional[MemorySize] = None,
+          busy_poll_us: int = 50,
+          maxmemory: MemorySize = 0,
+          maxmemory_policy: str = "noeviction",
+          maxmemory_samples: int = 5,
+          maxmemory_eviction_tenacity: int = 10,
+          lfu_log_factor: int = 10,
+          lfu_decay_time: int = 1,
+          hz: int = 10,
+          active_expire_effort: int = 1,
+          protected_mode: bool = True,
+          idle_timeout: int = 0,
+          tcp_keepalive: int = 300) -> SpawnedServer:
     """Start the server in a child process; return once it accepts connections.
 
     ``with spawn() as srv: cache = TinyCache(srv.address)``. port=0 (the
     default) picks a free port, reported as ``srv.port``; port=-1 with
-    ``unixsocket`` listens on the Unix socket only. Other keyword options
-    are those of :func:`serve` (``maxclients``, ``loglevel``,
-    ``requirepass``, ...). A taken
-    port raises :class:`OSError`; a child that fails to start in
-    ``timeout`` seconds raises :class:`TimeoutError`. The child runs
-    ``python`` (default: this interpreter) with environment ``env``
-    (default: this process's), imports this same tiny_mp_cache package,
-    and stops by itself if this process dies.
+    ``unixsocket`` listens on the Unix socket only. A taken port raises
+    :class:`OSError`; a child that fails to start in ``timeout`` seconds
+    raises :class:`TimeoutError`. The child runs ``python`` (default:
+    this interpreter) with environment ``env`` (default: this
+    process's), imports this same tiny_mp_cache package, and stops by
+    itself if this process dies.
+
+    The server settings are those of :func:`serve` (e.g. a cache of at
+    most 64 MB that evicts the least recently used keys:
+    ``spawn(maxmemory="64mb", maxmemory_policy="allkeys-lru")``), checked
+    the same way (TypeError, ValueError, raised here), with one
+    exception: ``timeout`` here is the wait for the child to start, so
+    the server's ``timeout`` (close connections idle this many seconds)
+    is ``idle_timeout``.
     """
+    settings = _settings(locals())
+    settings["timeout"] = idle_timeout
+    del settings["unixsocket"]         # SpawnedServer passes it on
+    if logfile is not None:
+        settings["logfile"] = os.fsdecode(logfile)
+    for name, value in settings.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name} cannot be {type(value).__name__}: spawn() takes "
+                "ints, strs, bools and None") from None
     path = os.fsdecode(unixsocket) if unixsocket is not None else None
-    return SpawnedServer(port, host, path, options, timeout,
+    return SpawnedServer(port, host, path, settings, timeout,
                          python or sys.executable, env)

@@ -501,13 +501,19 @@ def _strip_subcommands(entry: List[Any]) -> List[Any]:
 
 def test_command_info_matches_redis(ref: tmc_testlib.RedisServer,
                                     ours: tmc_testlib.Server) -> None:
-    """Every command we have is described as Redis describes it.
+    """Every command we have is described as Redis 7.0.15 describes it.
 
     COMMAND (all), COMMAND COUNT and COMMAND LIST agree with each other;
-    each entry (subcommands listed separately) equals Redis's, except
-    that containers list only our subcommands and CLIENT SETINFO (Redis
-    7.2) is unknown to Redis 7.0.
+    each entry (subcommands also on their own) equals Redis's in all ten
+    fields (arity, flags, key positions, ACL categories from the command
+    table; tips and key specs from the documentation rows), except that
+    containers list only our subcommands, and CLIENT SETINFO (Redis 7.2)
+    and DELEX (Redis 8.4), unknown to Redis 7.0, are only well formed.
+    Every difference is listed, not just the first.
     """
+    newer = {b"client|setinfo", b"delex"}
+    fields = ("name", "arity", "flags", "first key", "last key", "key step",
+              "ACL categories", "tips", "key specs", "subcommands")
     path = ours.unixsocket
     assert path and ref.unixsocket
     everything = command(path, "COMMAND")
@@ -526,20 +532,49 @@ def test_command_info_matches_redis(ref: tmc_testlib.RedisServer,
                  b"ping", b"command", b"config", b"client", b"info",
                  b"hello", b"config|get", b"client|setname"):
         assert must in names
+
+    def flat_map(value: Any, keys: Tuple[str, ...]) -> Dict[bytes, Any]:
+        assert isinstance(value, list) and value[0::2] == [k.encode() for k in keys], value
+        return dict(zip(value[0::2], value[1::2]))
+
+    def well_formed_spec(spec: List[Any]) -> None:
+        keys = ("notes",) * (spec[0] == b"notes") + ("flags", "begin_search", "find_keys")
+        m = flat_map(spec, keys)
+        assert isinstance(m.get(b"notes", b""), bytes)
+        assert m[b"flags"] and all(isinstance(f, str) for f in m[b"flags"])
+        begin = flat_map(m[b"begin_search"], ("type", "spec"))
+        find = flat_map(m[b"find_keys"], ("type", "spec"))
+        begin_keys = {b"index": ("index",), b"keyword": ("keyword", "startfrom"),
+                      b"unknown": ()}[begin[b"type"]]
+        find_keys = {b"range": ("lastkey", "keystep", "limit"),
+                     b"keynum": ("keynumidx", "firstkey", "keystep"),
+                     b"unknown": ()}[find[b"type"]]
+        flat_map(begin[b"spec"], begin_keys)
+        flat_map(find[b"spec"], find_keys)
+
+    problems: List[str] = []
     for name in names:
-        mine = command(path, "COMMAND", "INFO", name)[0]
-        theirs = command(ref.unixsocket, "COMMAND", "INFO", name)[0]
-        assert mine is not None and mine[0] == name
-        assert len(mine) == 10
-        if name == b"client|setinfo":
-            assert theirs is None
-            assert mine[1] == 4
+        mine: Optional[List[Any]] = command(path, "COMMAND", "INFO", name)[0]
+        theirs: Optional[List[Any]] = command(ref.unixsocket, "COMMAND", "INFO", name)[0]
+        assert mine is not None and len(mine) == 10 and mine[0] == name, mine
+        if name in newer:
+            assert theirs is None, name
+            assert isinstance(mine[1], int) and mine[1] != 0
+            assert all(isinstance(v, str) for v in mine[2] + mine[6]), mine
+            assert all(isinstance(v, int) for v in mine[3:6]), mine
+            assert all(isinstance(v, bytes) for v in mine[7]), mine
+            for spec in mine[8]:
+                well_formed_spec(spec)
             continue
-        assert _strip_subcommands(mine) == _strip_subcommands(theirs), name
-        theirs_subs = {s[0]: s for s in theirs[9]}
+        assert theirs is not None, name
+        for field, a, b in zip(fields, _strip_subcommands(mine), _strip_subcommands(theirs)):
+            if a != b:
+                problems.append("%s: %s: ours %r, Redis %r" % (name.decode(), field, a, b))
+        theirs_subs = {s[0] for s in theirs[9]}
         for sub in mine[9]:
-            if sub[0] in theirs_subs:
-                assert sub == theirs_subs[sub[0]], sub[0]
+            if sub[0] not in theirs_subs and sub[0] not in newer:
+                problems.append("%s: Redis has no subcommand %r" % (name.decode(), sub[0]))
+    assert not problems, "COMMAND INFO differs from Redis 7.0:\n" + "\n".join(problems)
 
 
 def test_command_list_filters(ref: tmc_testlib.RedisServer,
@@ -557,50 +592,92 @@ def test_command_list_filters(ref: tmc_testlib.RedisServer,
                          kind, value)
         assert len(set(mine)) == len(mine)
         expected = (set(theirs) & everything) | (
-            {b"client|setinfo"} & set(mine))
+            {b"client|setinfo", b"delex"} & set(mine))
         assert set(mine) == expected, (kind, value)
 
 
 def test_command_docs_matches_redis(ref: tmc_testlib.RedisServer,
                                     ours: tmc_testlib.Server) -> None:
-    """COMMAND DOCS: Redis's documentation for what we implement.
+    """COMMAND DOCS: Redis 7.0.15's documentation for what we implement.
 
-    Every command and subcommand is documented with the fields redis-cli
-    reads; each equals Redis's, except SET (no expiry options yet),
-    containers (our subcommands only) and CLIENT SETINFO (Redis 7.2).
+    COMMAND DOCS lists every command once, with its subcommands nested.
+    Every command and subcommand has documentation; each equals Redis's,
+    field for field (all arguments, nested ones too), except that
+    containers list only our subcommands, and CLIENT SETINFO (Redis 7.2)
+    and DELEX (Redis 8.4), unknown to Redis 7.0, are only well formed:
+    fields in Redis's order, argument types and flags Redis knows, each
+    key_spec_index naming one of the command's key specs. (That every
+    documentation row names a command of the table is the unit test
+    test_command_docs's.)
     """
+    newer = {b"client|setinfo", b"delex"}
+    doc_keys = ("summary", "since", "group", "complexity", "doc_flags",
+                "deprecated_since", "replaced_by", "history", "arguments",
+                "subcommands")
+    arg_keys = ("name", "type", "key_spec_index", "token", "since",
+                "deprecated_since", "flags", "arguments")
+    arg_types = {b"string", b"integer", b"double", b"key", b"pattern",
+                 b"unix-time", b"pure-token", b"oneof", b"block"}
     path = ours.unixsocket
     assert path and ref.unixsocket
     docs = command(path, "COMMAND", "DOCS")
     assert len(docs) == 2 * command(path, "COMMAND", "COUNT")
-    mine = dict(zip(docs[0::2], docs[1::2]))
-    theirs_all = command(ref.unixsocket, "COMMAND", "DOCS", *mine.keys())
-    theirs = dict(zip(theirs_all[0::2], theirs_all[1::2]))
+    names = command(path, "COMMAND", "LIST")
+    top = dict(zip(docs[0::2], docs[1::2]))
+    assert len(top) == len(docs) // 2
+    assert set(top) == {n for n in names if b"|" not in n}
 
-    def check(name: bytes, doc: List[Any], ref_doc: Optional[List[Any]]) -> None:
-        d = dict(zip(doc[0::2], doc[1::2]))
-        for field in (b"summary", b"since", b"group", b"complexity"):
-            assert isinstance(d.get(field), bytes), (name, field)
-        if name == b"client|setinfo":
-            assert ref_doc is None
-            return
-        assert ref_doc is not None, name
-        r = dict(zip(ref_doc[0::2], ref_doc[1::2]))
+    def as_map(flat: List[Any], allowed: Tuple[str, ...]) -> Dict[bytes, Any]:
+        keys = [k.decode() for k in flat[0::2]]
+        assert keys == [k for k in allowed if k in keys], keys
+        return dict(zip(flat[0::2], flat[1::2]))
+
+    def well_formed_args(args: List[Any], nspecs: int) -> None:
+        for arg in args:
+            a = as_map(arg, arg_keys)
+            assert isinstance(a[b"name"], bytes) and a[b"type"] in arg_types, a
+            assert 0 <= a.get(b"key_spec_index", 0) < max(nspecs, 1), a
+            assert a[b"type"] != b"key" or b"key_spec_index" in a, a
+            assert set(a.get(b"flags", [])) <= {"optional", "multiple",
+                                                "multiple_token"}, a
+            assert (b"arguments" in a) == (a[b"type"] in (b"oneof", b"block")), a
+            if b"arguments" in a:
+                assert a[b"arguments"], a
+                well_formed_args(a[b"arguments"], nspecs)
+
+    problems: List[str] = []
+    for name in names:
+        mine = command(path, "COMMAND", "DOCS", name)
+        theirs = command(ref.unixsocket, "COMMAND", "DOCS", name)
+        assert len(mine) == 2 and mine[0] == name, (name, mine)
+        d = as_map(mine[1], doc_keys)
+        if b"|" not in name:
+            assert mine[1] == top[name], name
+        if not all(isinstance(d.get(f), bytes) for f in (b"summary", b"since", b"group")):
+            problems.append("%s: no documentation (%r)" % (name.decode(), mine[1]))
+            continue
+        if name in newer:
+            assert isinstance(d.get(b"complexity"), bytes), name
+            assert theirs == [], name
+            info = command(path, "COMMAND", "INFO", name)[0]
+            well_formed_args(d.get(b"arguments", []), len(info[8]))
+            continue
+        assert len(theirs) == 2, name
+        r = as_map(theirs[1], doc_keys)
         if b"subcommands" in d:
             subs = d.pop(b"subcommands")
-            ref_subs = dict(zip(r[b"subcommands"][0::2],
-                                r[b"subcommands"][1::2]))
-            del r[b"subcommands"]
-            for sname, sdoc in zip(subs[0::2], subs[1::2]):
-                check(sname, sdoc, ref_subs.get(sname))
-        if name == b"set":
-            # Our SET lacks the expiration argument; all else is Redis's.
-            r[b"arguments"] = [a for a in r[b"arguments"]
-                               if a[1] != b"expiration"]
-        assert d == r, name
-
-    for name, doc in mine.items():
-        check(name, doc, theirs.get(name))
+            ref_subs = r.pop(b"subcommands")[0::2]
+            for sub, sub_doc in zip(subs[0::2], subs[1::2]):
+                assert [sub, sub_doc] == command(path, "COMMAND", "DOCS", sub), sub
+                if sub not in ref_subs and sub not in newer:
+                    problems.append("%s: Redis has no subcommand %r" % (name.decode(), sub))
+        if list(d) != list(r):
+            problems.append("%s: fields %r, Redis %r" % (name.decode(), list(d), list(r)))
+        for key in d:
+            if key in r and d[key] != r[key]:
+                problems.append("%s: %s: ours %r, Redis %r"
+                                % (name.decode(), key.decode(), d[key], r[key]))
+    assert not problems, "COMMAND DOCS differs from Redis 7.0:\n" + "\n".join(problems)
 
 
 def test_command_help_subset(ref: tmc_testlib.RedisServer,
