@@ -449,3 +449,25 @@ def test_client_limit_and_high_fds(backend: str) -> None:
                 break
             time.sleep(0.05)
         assert out == b"+PONG\r\n"
+
+
+def test_redis_py_lock(r: Any) -> None:
+    """redis-py's Lock takes the lock with SET NX PX, which works here; its
+    release runs a Lua script, which this server refuses with Redis's
+    unknown-command error. DELEX ... IFEQ token is the atomic release
+    that needs no Lua."""
+    lock = r.lock("job-lock", timeout=5, blocking=False)
+    assert lock.acquire()
+    assert 0 < r.pttl("job-lock") <= 5000
+    token = r.get("job-lock")
+    assert token == lock.local.token
+    other = r.lock("job-lock", timeout=5, blocking=False)
+    assert not other.acquire()              # held: SET NX refused
+    with pytest.raises(redis.exceptions.ResponseError,
+                       match="^unknown command 'EVALSHA'"):
+        lock.release()
+    assert r.execute_command("DELEX", "job-lock", "IFEQ", b"not-mine") == 0
+    assert r.exists("job-lock") == 1
+    assert r.execute_command("DELEX", "job-lock", "IFEQ", token) == 1
+    assert r.exists("job-lock") == 0
+    assert other.acquire()                  # free again
