@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "client.h"
 #include "commands.h"
@@ -53,46 +54,68 @@ config_is_pattern(const struct resp_arg *a)
 	return 0;
 }
 
+/* Every name CONFIG GET knows: each setting's name, then its alias. */
+struct config_name {
+	const struct setting *s;
+	const char *name;
+};
+
+/* Fill names (room for twice the settings); returns how many. */
+static size_t
+config_names(struct config_name *names)
+{
+	const struct setting *s;
+	size_t n = 0;
+
+	for (s = settings_table; s->name != NULL; s++) {
+		names[n].s = s;
+		names[n++].name = s->name;
+		if (s->alias != NULL) {
+			names[n].s = s;
+			names[n++].name = s->alias;
+		}
+	}
+	return n;
+}
+
 /*
- * CONFIG GET pattern [pattern ...]: name/value pairs, each parameter
- * once. A name without glob characters is looked up directly and
- * answered under the spelling given, a pattern matches (ignoring case)
- * and answers with the canonical names, as Redis 7.0 does. Redis's pairs
- * come in hash order; ours in the order of the patterns and the table.
+ * CONFIG GET pattern [pattern ...]: name/value pairs, each name once (an
+ * alias is a name of its own, as in Redis). A name without glob
+ * characters is looked up directly and answered under the spelling
+ * given, a pattern matches (ignoring case) and answers with the
+ * canonical names, as Redis 7.0 does. Redis's pairs come in hash order;
+ * ours in the order of the patterns and the table.
  */
 void
 cmd_config_get(struct client *c)
 {
-	size_t count = settings_count(), n = 0, i, j;
-	const struct resp_arg **shown = mem_calloc(count, sizeof(*shown));
-	size_t *order = mem_alloc(count * sizeof(*order));
-	const struct setting *s;
+	size_t max = settings_count() * 2, count, n = 0, i, j;
+	struct config_name *names = mem_alloc(max * sizeof(*names));
+	const struct resp_arg **shown;
+	size_t *order = mem_alloc(max * sizeof(*order));
 	char value[SETTING_VALUE_MAX];
 	int k;
 
+	count = config_names(names);
+	shown = mem_calloc(count, sizeof(*shown));
 	for (k = 2; k < c->argc && n < count; k++) {
 		const struct resp_arg *a = &c->argv[k];
+		int pattern = config_is_pattern(a);
 
-		if (!config_is_pattern(a)) {
-			s = settings_find(a->ptr, a->len);
-			if (s == NULL)
+		for (i = 0; i < count; i++) {
+			const char *nm = names[i].name;
+
+			if (pattern ? !glob_match(a->ptr, a->len, nm,
+			    strlen(nm), 1) : strlen(nm) != a->len ||
+			    strncasecmp(nm, a->ptr, a->len) != 0)
 				continue;
-			i = (size_t)(s - settings_table);
 			for (j = 0; j < n && order[j] != i; j++)
 				;
 			if (j == n) {
 				order[n++] = i;
-				shown[i] = a;
+				if (!pattern)
+					shown[i] = a;
 			}
-			continue;
-		}
-		for (i = 0; i < count; i++) {
-			s = &settings_table[i];
-			for (j = 0; j < n && order[j] != i; j++)
-				;
-			if (j == n && glob_match(a->ptr, a->len, s->name,
-			    strlen(s->name), 1))
-				order[n++] = i;
 		}
 	}
 	resp_add_array_len(&c->reply, (long long)n * 2);
@@ -101,10 +124,11 @@ cmd_config_get(struct client *c)
 		if (shown[i] != NULL)
 			resp_add_bulk(&c->reply, shown[i]->ptr, shown[i]->len);
 		else
-			resp_add_bulk_str(&c->reply, settings_table[i].name);
+			resp_add_bulk_str(&c->reply, names[i].name);
 		resp_add_bulk_str(&c->reply, settings_format(&c->srv->cfg,
-		    &settings_table[i], value, sizeof(value)));
+		    names[i].s, value, sizeof(value)));
 	}
+	mem_free(names);
 	mem_free(shown);
 	mem_free(order);
 }

@@ -98,6 +98,33 @@ db_touch(struct db *db, dbkey *k)
 }
 
 void
+db_changed(struct db *db, const char *key, size_t klen,
+    unsigned long long changes)
+{
+	db->dirty += changes;
+	if (db->on_change != NULL)
+		db->on_change(db->hook_arg, key, klen);
+}
+
+/* A change by this module to the key of k. */
+static void
+db_changed_k(struct db *db, const dbkey *k)
+{
+	size_t klen;
+	const char *key = dict_entry_key(k, &klen);
+
+	db_changed(db, key, klen, 1);
+}
+
+/* A list now at key (it held none before): tell on_list. */
+static void
+db_list_appeared(struct db *db, const char *key, size_t klen)
+{
+	if (db->on_list != NULL)
+		db->on_list(db->hook_arg, key, klen);
+}
+
+void
 db_remove(struct db *db, dbkey *k, enum db_removal why)
 {
 	dict *d = db_table_of(db, k);
@@ -107,6 +134,8 @@ db_remove(struct db *db, dbkey *k, enum db_removal why)
 
 	if (db->on_remove != NULL)
 		db->on_remove(db->on_remove_arg, key, klen, why);
+	if (db->on_change != NULL)
+		db->on_change(db->hook_arg, key, klen);
 	if (why == DB_REMOVED_EXPIRED)
 		db->expired++;
 	else
@@ -245,6 +274,7 @@ db_set(struct db *db, const char *key, size_t klen, int type, int enc,
 	dbkey *old = db_lookup_h(db, key, klen, &h), *k;
 	uint32_t meta;
 	unsigned clock = db_new_clock(db);
+	int was_list = old != NULL && db_key_type(old) == OBJ_LIST;
 
 	if (expire == DB_EXPIRE_KEEP)
 		expire = old != NULL ? dict_entry_expire(old) : DB_EXPIRE_NONE;
@@ -260,23 +290,26 @@ db_set(struct db *db, const char *key, size_t klen, int type, int enc,
 			dict_entry_set_meta(k, obj_meta(type, enc, clock));
 			if (expire >= 0)
 				dict_entry_set_expire(k, expire);
-			db->dirty++;
-			return k;
+			goto done;
 		}
 		db_drop(db, old, 1);
 	}
 	meta = obj_meta(type, enc, clock) | (expire >= 0 ? DICT_META_EXPIRE : 0);
 	k = dict_add(expire >= 0 ? db->expires : db->keys, h, key, klen,
 	    meta, expire, val, vlen);
-	db->dirty++;
+done:
+	db_changed(db, key, klen, 1);
+	if (type == OBJ_LIST && !was_list)
+		db_list_appeared(db, key, klen);
 	return k;
 }
 
 dbkey *
 db_resize(struct db *db, dbkey *k, const void *val, size_t vlen)
 {
-	db->dirty++;
-	return dict_entry_set_val(db_table_of(db, k), k, val, vlen);
+	k = dict_entry_set_val(db_table_of(db, k), k, val, vlen);
+	db_changed_k(db, k);
+	return k;
 }
 
 /* Rebuild k in the other table, with an expire time (when >= 0) or
@@ -303,12 +336,12 @@ db_move(struct db *db, dbkey *k, long long when)
 dbkey *
 db_set_expire(struct db *db, dbkey *k, long long when)
 {
-	db->dirty++;
-	if (dict_entry_expire(k) >= 0) {
+	if (dict_entry_expire(k) >= 0)
 		dict_entry_set_expire(k, when);
-		return k;
-	}
-	return db_move(db, k, when);
+	else
+		k = db_move(db, k, when);
+	db_changed_k(db, k);
+	return k;
 }
 
 dbkey *
@@ -316,8 +349,9 @@ db_persist(struct db *db, dbkey *k)
 {
 	if (dict_entry_expire(k) < 0)
 		return k;
-	db->dirty++;
-	return db_move(db, k, DB_EXPIRE_NONE);
+	k = db_move(db, k, DB_EXPIRE_NONE);
+	db_changed_k(db, k);
+	return k;
 }
 
 int
@@ -328,7 +362,7 @@ db_delete(struct db *db, const char *key, size_t klen)
 	if (k == NULL)
 		return 0;
 	db_drop(db, k, 1);
-	db->dirty++;
+	db_changed(db, key, klen, 1);
 	return 1;
 }
 
@@ -349,7 +383,7 @@ db_take(struct db *db, const char *key, size_t klen, int type,
 		*wrongtype = 1;
 		return NULL;
 	}
-	db->dirty++;
+	db_changed(db, key, klen, 1);
 	e = dict_unlink(db_table_of(db, k), key, klen);
 	return e;
 }
@@ -390,7 +424,10 @@ db_rename(struct db *db, const char *src, size_t slen, const char *dst,
 	db_drop(db, s, 0);
 	dict_link(when >= 0 ? db->expires : db->keys, n,
 	    dict_key_hash(db->keys, dst, dlen));
-	db->dirty++;
+	db_changed(db, src, slen, 1);
+	db_changed(db, dst, dlen, 0);
+	if (obj_meta_type(meta) == OBJ_LIST)
+		db_list_appeared(db, dst, dlen);
 	return 1;
 }
 
@@ -411,7 +448,7 @@ db_expires_size(const struct db *db)
 void
 db_flush(struct db *db)
 {
-	db->dirty += db_size(db);
+	db_changed(db, NULL, 0, db_size(db));
 	dict_clear(db->keys);
 	dict_clear(db->expires);
 #ifdef HAVE_MALLOC_TRIM

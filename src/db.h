@@ -43,6 +43,11 @@ enum db_removal {
 typedef void db_remove_hook(void *arg, const char *key, size_t klen,
     enum db_removal why);
 
+/* Told of a key: changed in any way (WATCH), or now holding a list that
+ * it did not hold before (clients waiting on it can be served). key NULL:
+ * every key (FLUSHALL). */
+typedef void db_key_hook(void *arg, const char *key, size_t klen);
+
 struct db {
 	dict *keys;                        /* keys without an expire time */
 	dict *expires;                     /* keys with one */
@@ -55,6 +60,9 @@ struct db {
 	uint64_t rng;                      /* sampling and LFU draws */
 	db_remove_hook *on_remove;         /* NULL: nobody listens */
 	void *on_remove_arg;
+	db_key_hook *on_change;            /* every change (NULL: none) */
+	db_key_hook *on_list;              /* a list appeared at a key */
+	void *hook_arg;                    /* for on_change and on_list */
 
 	/* Counters for INFO (stats, persistence). */
 	unsigned long long dirty;          /* changes by commands */
@@ -121,6 +129,15 @@ void db_key_free(dbkey *k);
  */
 int db_rename(struct db *db, const char *src, size_t slen, const char *dst,
     size_t dlen, int nx);
+
+/*
+ * A command changed key's value in place (a push onto a list the key
+ * holds, say) without a db_* call that does it: count changes (the
+ * dirty counter decides propagation) and tell on_change. The db_*
+ * functions that write call it themselves.
+ */
+void db_changed(struct db *db, const char *key, size_t klen,
+    unsigned long long changes);
 
 /* Remove k because it expired or was evicted: counts it, tells the
  * on_remove hook. k must have come from this keyspace. */

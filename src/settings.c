@@ -94,6 +94,17 @@ const struct setting settings_table[] = {
 	  .type = SETTING_INT, .offset = F(lfu_log_factor), .min = 0,
 	  .max = INT_MAX, .def = "10", .metavar = "N",
 	  .help = "how many hits the LFU counter needs to grow (default 10)" },
+	{ .name = "list-compress-depth", .id = S_LIST_COMPRESS_DEPTH,
+	  .type = SETTING_INT, .offset = F(list_compress_depth), .min = 0,
+	  .max = INT_MAX, .def = "0", .metavar = "N",
+	  .help = "list chunks kept uncompressed at each end (default 0: "
+	  "none compressed)" },
+	{ .name = "list-max-listpack-size", .alias = "list-max-ziplist-size",
+	  .id = S_LIST_MAX_LISTPACK_SIZE, .type = SETTING_INT,
+	  .offset = F(list_max_listpack_size), .min = INT_MIN, .max = INT_MAX,
+	  .def = "-2", .metavar = "N",
+	  .help = "a list chunk holds N elements (N > 0) or up to 4, 8, 16, "
+	  "32 or 64 KB (N = -1 ... -5; default -2)" },
 	{ .name = "logfile", .id = S_LOGFILE, .type = SETTING_STRING,
 	  .flags = SETTING_IMMUTABLE | SETTING_NO_NUL, .offset = F(logfile),
 	  .def = "", .metavar = "PATH",
@@ -201,8 +212,10 @@ settings_find(const char *name, size_t len)
 	const struct setting *s;
 
 	for (s = settings_table; s->name != NULL; s++)
-		if (strlen(s->name) == len &&
-		    strncasecmp(s->name, name, len) == 0)
+		if ((strlen(s->name) == len &&
+		    strncasecmp(s->name, name, len) == 0) ||
+		    (s->alias != NULL && strlen(s->alias) == len &&
+		    strncasecmp(s->alias, name, len) == 0))
 			return s;
 	return NULL;
 }
@@ -625,7 +638,9 @@ server_config_set(struct server_config *cfg, const char *name,
 	struct setting_value v;
 
 	for (s = settings_table; s->name != NULL; s++)
-		if (settings_name_is(s->name, name, strlen(name)))
+		if (settings_name_is(s->name, name, strlen(name)) ||
+		    (s->alias != NULL &&
+		    settings_name_is(s->alias, name, strlen(name))))
 			break;
 	if (s->name == NULL) {
 		snprintf(err, SETTING_ERR_LEN, "unknown setting");

@@ -61,6 +61,10 @@ struct server_config {
 	long long maxmemory_tenacity;    /* "maxmemory-eviction-tenacity" */
 	long long lfu_log_factor;        /* "lfu-log-factor" */
 	long long lfu_decay_time;        /* "lfu-decay-time" */
+	long long list_max_listpack_size; /* "list-max-listpack-size": > 0
+	                                  * entries a list chunk holds, < 0
+	                                  * its size (-1: 4 KB ... -5: 64 KB) */
+	long long list_compress_depth;   /* "list-compress-depth" */
 
 	/* Not settings: hooks for embedders. */
 	/* Called on the server thread about every tick_ms milliseconds
@@ -102,11 +106,12 @@ enum setting_id {
 	S_ACTIVE_EXPIRE_EFFORT, S_MAXMEMORY, S_MAXMEMORY_POLICY,
 	S_MAXMEMORY_SAMPLES, S_MAXMEMORY_TENACITY, S_LFU_LOG_FACTOR,
 	S_LFU_DECAY_TIME, S_APPENDONLY, S_DAEMONIZE, S_DATABASES, S_DIR,
-	S_SAVE,
+	S_SAVE, S_LIST_MAX_LISTPACK_SIZE, S_LIST_COMPRESS_DEPTH,
 };
 
 struct setting {
 	const char *name;                /* "maxmemory-policy" */
+	const char *alias;               /* an older name, or NULL */
 	enum setting_id id;
 	enum setting_type type;
 	int flags;                       /* SETTING_* */
@@ -135,7 +140,7 @@ struct setting_value {
 /* The table, terminated by a row whose name is NULL. */
 extern const struct setting settings_table[];
 
-/* The setting named name (any case), or NULL. */
+/* The setting named name or its alias (any case), or NULL. */
 const struct setting *settings_find(const char *name, size_t len);
 
 /* Number of rows in the table. */

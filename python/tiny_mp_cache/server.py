@@ -111,6 +111,7 @@ SETTINGS = (
     "maxmemory_eviction_tenacity", "lfu_log_factor", "lfu_decay_time",
     "hz", "active_expire_effort",
     "protected_mode", "timeout", "tcp_keepalive",
+    "list_max_listpack_size", "list_compress_depth",
 )
 
 # A memory size: bytes, or a str with a unit ("100mb", "1gb", "512k").
@@ -145,6 +146,8 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
           protected_mode: bool = True,
           timeout: int = 0,
           tcp_keepalive: int = 300,
+          list_max_listpack_size: int = -2,
+          list_compress_depth: int = 0,
           ready: Optional[ReadyCallback] = None) -> None:
     """Serve on host:port (127.0.0.1:5002 by default) until stopped; blocks.
 
@@ -172,6 +175,11 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
     ``client_output_buffer_limit`` (a client with more unsent reply bytes
     than this is disconnected; 0: no limit; None: the server's default,
     1 GB), ``proto_max_bulk_len`` (the largest value; 0: 512 MB).
+
+    Lists: ``list_max_listpack_size`` (a list chunk holds this many
+    elements when > 0, or up to 4, 8, 16, 32 or 64 KB for -1 ... -5) and
+    ``list_compress_depth`` (chunks kept uncompressed at each end; 0:
+    none compressed), with Redis's meanings.
 
     Memory limit and eviction: ``maxmemory`` (bytes, or a str such as
     ``"100mb"``; 0, the default: no limit) bounds the memory the data
@@ -238,6 +246,8 @@ def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
                protected_mode: bool = True,
                timeout: int = 0,
                tcp_keepalive: int = 300,
+               list_max_listpack_size: int = -2,
+               list_compress_depth: int = 0,
                ready: Optional[ReadyCallback] = None) -> None:
     """Like :func:`serve`, on the Unix socket at path only (no TCP).
 
@@ -426,7 +436,9 @@ def spawn(port: int = 0, *, host: str = "127.0.0.1",
           active_expire_effort: int = 1,
           protected_mode: bool = True,
           idle_timeout: int = 0,
-          tcp_keepalive: int = 300) -> SpawnedServer:
+          tcp_keepalive: int = 300,
+          list_max_listpack_size: int = -2,
+          list_compress_depth: int = 0) -> SpawnedServer:
     """Start the server in a child process; return once it accepts connections.
 
     ``with spawn() as srv: cache = TinyCache(srv.address)``. port=0 (the
