@@ -20,9 +20,26 @@
 
 #include <stddef.h>
 
+#include "dict.h"
+
 struct client;
 struct resp_arg;
 struct server;
+
+/* The server's side: who waits on what (struct server's "blocked"). */
+struct blocked_table {
+	dict *keys;                  /* key -> its queue of waiters */
+	char **ready;                /* keys that got a list, to serve */
+	size_t *ready_len;
+	size_t nready, ready_cap;
+	struct client **heap;        /* waiters with a deadline, soonest
+	                              * first (a binary heap) */
+	size_t nheap, heap_cap;
+	struct client *resumed;      /* no longer waiting, in order: their */
+	struct client *resumed_tail; /* replies and pipelined requests go
+	                              * on once the ready keys are served */
+	int count;                   /* clients waiting */
+};
 
 /*
  * Parse a blocking command's timeout as Redis 7.0 does: seconds with

@@ -14,11 +14,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "blocked.h"
 #include "client.h"
 #include "clock.h"
 #include "commands.h"
 #include "log.h"
 #include "mem.h"
+#include "multi.h"
 
 #define CLIENT_QBUF_MAX (1024LL * 1024 * 1024) /* client-query-buffer-limit */
 #define CLIENT_QBUF_KEEP (64 * 1024)   /* keep at most this much idle */
@@ -83,6 +85,8 @@ client_free(struct client *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	srv->nclients--;
+	blocked_forget(c);
+	multi_free_client(c);
 	resp_parser_free(&c->parser);
 	resp_buf_free(&c->reply);
 	resp_buf_free(&c->prop_buf);
@@ -215,7 +219,8 @@ client_cron(struct server *srv, long long now)
 
 	for (c = srv->clients; c != NULL; c = next) {
 		next = c->next;
-		if (srv->cfg.timeout > 0 &&
+		/* A waiting client has its own timeout (as in Redis). */
+		if (srv->cfg.timeout > 0 && !(c->flags & CLIENT_BLOCKED) &&
 		    now - c->last_ms > srv->cfg.timeout * 1000) {
 			log_write(&srv->log, LL_VERBOSE, "Closing idle client "
 			    "%s", c->addr);
@@ -238,8 +243,8 @@ client_process_input(struct client *c)
 	struct server *srv = c->srv;
 	int r;
 
-	while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) &&
-	    !srv->shutdown_asap) {
+	while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP |
+	    CLIENT_BLOCKED)) && !srv->shutdown_asap) {
 		r = resp_parse(&c->parser, c->qbuf, c->qlen);
 		if (r == RESP_INCOMPLETE)
 			break;
@@ -321,6 +326,19 @@ client_read(struct client *c)
 	c->last_ms = clock_mono_ms();
 	srv->clock_us = clock_wall_us();
 	return 0;
+}
+
+int
+client_resume(struct client *c)
+{
+	client_process_input(c);
+	if (c->flags & CLIENT_CLOSE_ASAP) {
+		client_free(c);
+		return -1;
+	}
+	if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
+		event_del_fd(c->srv->el, c->fd, EV_READABLE);
+	return client_write(c);
 }
 
 /* The event loop's callback for a client's socket. */

@@ -16,6 +16,15 @@
 #define CLIENT_CLOSE_AFTER_REPLY (1 << 0) /* QUIT, protocol error */
 #define CLIENT_CLOSE_ASAP        (1 << 1) /* I/O error: drop now */
 #define CLIENT_UNIX_SOCKET       (1 << 2) /* came in on the Unix socket */
+#define CLIENT_BLOCKED           (1 << 3) /* waits on keys (blocked.h) */
+#define CLIENT_RERUN             (1 << 4) /* its waiting request runs
+                                           * again for a ready key */
+#define CLIENT_RESUMED           (1 << 5) /* no longer waits: to resume */
+#define CLIENT_IN_EXEC           (1 << 6) /* running EXEC's commands */
+#define CLIENT_MULTI             (1 << 7) /* in MULTI: requests queued */
+#define CLIENT_DIRTY_EXEC        (1 << 8) /* a request was refused while
+                                           * queuing: EXEC aborts */
+#define CLIENT_DIRTY_CAS         (1 << 9) /* a watched key changed */
 
 #define CLIENT_IOBUF_LEN (16 * 1024)      /* read size (Redis: 16 KB) */
 #define CLIENT_NAME_MAX 1024              /* longest CLIENT SETNAME/INFO */
@@ -53,6 +62,13 @@ struct client {
 	long long obuf_soft_since;       /* over the soft output limit since
 	                                  * (monotonic ms), 0: not over */
 
+	struct blocked_state *bstate;    /* while it waits (blocked.c) */
+	struct multi_state *mstate;      /* in MULTI: its queue */
+	struct watched_key *watched;     /* WATCHed keys (cmd_multi.c) */
+	int nwatched;
+	int rerun_waited;                /* a rerun found nothing again */
+	struct client *resumed_next;     /* in the server's resume list */
+
 	/* What the running command propagates instead of its argv
 	 * (command_rewrite); prop_argc 0: its argv. */
 	int prop_argc;
@@ -67,6 +83,10 @@ struct client *client_create(struct server *srv, int fd, int flags,
 
 /* Close the connection and free everything it holds. */
 void client_free(struct client *c);
+
+/* Go on after a wait ended: run the requests that arrived meanwhile
+ * and write the replies. Returns 0, or -1 if the client was freed. */
+int client_resume(struct client *c);
 
 /* Periodic checks of every client (now: monotonic ms): idle timeout,
  * output-buffer soft limits. */

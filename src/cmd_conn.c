@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blocked.h"
 #include "client.h"
 #include "clock.h"
 #include "commands.h"
 #include "event.h"
 #include "mem.h"
+#include "multi.h"
 #include "resp.h"
 #include "state.h"
 
@@ -33,6 +35,9 @@ struct command command_client_sub[] = {
 	  0, 0, 0, "@slow @connection", NULL, "client", 0 },
 	{ "list", -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
 	  cmd_client_list, 0, 0, 0, "@admin @slow @dangerous @connection",
+	  NULL, "client", 0 },
+	{ "unblock", -3, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE,
+	  cmd_client_unblock, 0, 0, 0, "@admin @slow @dangerous @connection",
 	  NULL, "client", 0 },
 	{ "help", 2, CMD_LOADING | CMD_STALE, cmd_client_help, 0, 0, 0,
 	  "@slow @connection", NULL, "client", 0 },
@@ -190,6 +195,12 @@ client_info_line(struct resp_buf *b, const struct client *cl)
 	size_t argv_mem = 0, tot_mem;
 	int i = 0, mask = event_fd_mask(cl->srv->el, cl->fd);
 
+	/* In Redis's order: blocked, close after reply, close ASAP,
+	 * Unix socket. */
+	if (cl->flags & CLIENT_MULTI)
+		flags[i++] = 'x';
+	if (cl->flags & CLIENT_BLOCKED)
+		flags[i++] = 'b';
 	if (cl->flags & CLIENT_CLOSE_AFTER_REPLY)
 		flags[i++] = 'c';
 	if (cl->flags & CLIENT_CLOSE_ASAP)
@@ -207,21 +218,22 @@ client_info_line(struct resp_buf *b, const struct client *cl)
 	events[i] = '\0';
 	for (i = 0; i < cl->argc; i++)
 		argv_mem += cl->argv[i].len;
-	tot_mem = sizeof(*cl) + cl->qcap + cl->reply.cap +
+	tot_mem = sizeof(*cl) + cl->qcap + cl->reply.cap + multi_memory(cl) +
 	    (size_t)cl->parser.argv_cap * sizeof(struct resp_arg);
 	if (cl->lastcmd != NULL)
 		command_fullname(cl->lastcmd, cmd);
 	else
 		snprintf(cmd, sizeof(cmd), "NULL");
 	buf_catf(b, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld "
-	    "idle=%lld flags=%s db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu "
-	    "qbuf-free=%zu argv-mem=%zu multi-mem=0 rbs=%zu rbp=%zu obl=%zu "
+	    "idle=%lld flags=%s db=0 sub=0 psub=0 ssub=0 multi=%d qbuf=%zu "
+	    "qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu obl=%zu "
 	    "oll=0 omem=0 tot-mem=%zu events=%s cmd=%s user=default redir=-1 "
 	    "resp=%d lib-name=%s lib-ver=%s",
 	    cl->id, cl->addr, cl->laddr, cl->fd,
 	    cl->name != NULL ? cl->name : "",
 	    (now - cl->ctime_ms) / 1000, (now - cl->last_ms) / 1000, flags,
-	    cl->qlen, cl->qcap - cl->qlen, argv_mem, cl->reply.cap,
+	    multi_queued(cl), cl->qlen, cl->qcap - cl->qlen, argv_mem,
+	    multi_memory(cl), cl->reply.cap,
 	    cl->reply.cap, cl->reply.len - cl->reply_sent, tot_mem, events, cmd,
 	    cl->resp, cl->lib_name != NULL ? cl->lib_name : "",
 	    cl->lib_ver != NULL ? cl->lib_ver : "");
@@ -372,6 +384,42 @@ done:
 	resp_buf_free(&out);
 }
 
+/*
+ * CLIENT UNBLOCK id [TIMEOUT | ERROR]: end a client's wait on keys, as
+ * if it timed out, or with Redis's UNBLOCKED error. 1 if it was waiting.
+ */
+void
+cmd_client_unblock(struct client *c)
+{
+	struct client *target;
+	long long id;
+	int error = 0;
+
+	if (c->argc > 4) {
+		resp_add_errorf(&c->reply, "unknown subcommand or wrong number "
+		    "of arguments for '%.*s'. Try CLIENT HELP.",
+		    arg_cstrlen(&c->argv[1]) > 128 ? 128 :
+		    arg_cstrlen(&c->argv[1]), c->argv[1].ptr);
+		return;
+	}
+	if (c->argc == 4) {
+		if (arg_is_word(&c->argv[3], "error"))
+			error = 1;
+		else if (!arg_is_word(&c->argv[3], "timeout")) {
+			resp_add_errorf(&c->reply, "CLIENT UNBLOCK reason should "
+			    "be TIMEOUT or ERROR");
+			return;
+		}
+	}
+	if (arg_ll(c, &c->argv[2], &id) == -1)
+		return;
+	for (target = c->srv->clients; target != NULL; target = target->next)
+		if ((long long)target->id == id)
+			break;
+	resp_add_int(&c->reply, target != NULL &&
+	    blocked_unblock(target, error) ? 1 : 0);
+}
+
 /* CLIENT HELP: Redis's text for the subcommands we have (SETINFO's from
  * Redis 7.2). */
 void
@@ -394,6 +442,8 @@ cmd_client_help(struct client *c)
 		"    * LIB-VER: the client lib version.",
 		"SETNAME <name>",
 		"    Assign the name <name> to the current connection.",
+		"UNBLOCK <clientid> [TIMEOUT|ERROR]",
+		"    Unblock the specified blocked client.",
 		NULL,
 	};
 

@@ -155,10 +155,11 @@ info_clients(struct resp_buf *b, struct server *srv)
 	    "maxclients:%lld\r\n"
 	    "client_recent_max_input_buffer:%zu\r\n"
 	    "client_recent_max_output_buffer:%zu\r\n"
-	    "blocked_clients:0\r\n"
+	    "blocked_clients:%d\r\n"
 	    "tracking_clients:0\r\n"
-	    "clients_in_timeout_table:0\r\n",
-	    srv->nclients, srv->cfg.maxclients, in, out);
+	    "clients_in_timeout_table:%zu\r\n",
+	    srv->nclients, srv->cfg.maxclients, in, out,
+	    blocked_count(srv), srv->blocked.nheap);
 }
 
 static void

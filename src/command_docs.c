@@ -108,6 +108,20 @@ const struct command_doc command_docs[] = {
 	  .complexity = "O(1)",
 	  .args = DOC_ARGS(
 		{ .name = "connection-name", .type = "string" }) },
+	{ .name = "client|unblock",
+	  .summary = "Unblock a client blocked in a blocking command from a "
+	      "different connection",
+	  .since = "5.0.0", .group = "connection",
+	  .complexity = "O(log N) where N is the number of client connections",
+	  .args = DOC_ARGS(
+		{ .name = "client-id", .type = "integer" },
+		{ .name = "timeout_error", .type = "oneof",
+		  .flags = DOC_ARG_OPTIONAL,
+		  .sub = DOC_ARGS(
+			{ .name = "timeout", .type = "pure-token",
+			  .token = "TIMEOUT" },
+			{ .name = "error", .type = "pure-token",
+			  .token = "ERROR" }) }) },
 	{ .name = "command",
 	  .summary = "Get array of Redis command details",
 	  .since = "2.8.13", .group = "server",
@@ -259,12 +273,20 @@ const struct command_doc command_docs[] = {
 	  .key_specs = DOC_KEY_SPECS(
 		{ .flags = DOC_KEY_RW | DOC_KEY_DELETE | DOC_KEY_VARIABLE_FLAGS,
 		  DOC_INDEX(1), DOC_RANGE(0, 1, 0) }) },
+	{ .name = "discard",
+	  .summary = "Discard all commands issued after MULTI",
+	  .since = "2.0.0", .group = "transactions",
+	  .complexity = "O(N), when N is the number of queued commands" },
 	{ .name = "echo",
 	  .summary = "Echo the given string",
 	  .since = "1.0.0", .group = "connection",
 	  .complexity = "O(1)",
 	  .args = DOC_ARGS(
 		{ .name = "message", .type = "string" }) },
+	{ .name = "exec",
+	  .summary = "Execute all commands issued after MULTI",
+	  .since = "1.2.0", .group = "transactions",
+	  .complexity = "Depends on commands in the transaction" },
 	{ .name = "exists",
 	  .summary = "Determine if a key exists",
 	  .since = "1.0.0", .group = "generic",
@@ -554,6 +576,10 @@ const struct command_doc command_docs[] = {
 	  .key_specs = DOC_KEY_SPECS(
 		{ .flags = DOC_KEY_OW | DOC_KEY_INSERT, DOC_INDEX(1),
 		  DOC_RANGE(-1, 2, 0) }) },
+	{ .name = "multi",
+	  .summary = "Mark the start of a transaction block",
+	  .since = "1.2.0", .group = "transactions",
+	  .complexity = "O(1)" },
 	{ .name = "object",
 	  .summary = "A container for object introspection commands",
 	  .since = "2.2.3", .group = "generic",
@@ -920,6 +946,20 @@ const struct command_doc command_docs[] = {
 	  .key_specs = DOC_KEY_SPECS(
 		{ .flags = DOC_KEY_RM | DOC_KEY_DELETE, DOC_INDEX(1),
 		  DOC_RANGE(-1, 1, 0) }) },
+	{ .name = "unwatch",
+	  .summary = "Forget about all watched keys",
+	  .since = "2.2.0", .group = "transactions",
+	  .complexity = "O(1)" },
+	{ .name = "watch",
+	  .summary = "Watch the given keys to determine execution of the "
+	      "MULTI/EXEC block",
+	  .since = "2.2.0", .group = "transactions",
+	  .complexity = "O(1) for every key.",
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0),
+		  .flags = DOC_ARG_MULTIPLE }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RO, DOC_INDEX(1), DOC_RANGE(-1, 1, 0) }) },
 };
 
 const size_t command_docs_count = sizeof(command_docs) /

@@ -23,6 +23,7 @@
 #include "db.h"
 #include "evict.h"
 #include "log.h"
+#include "multi.h"
 #include "mem.h"
 #include "resp.h"
 #include "state.h"
@@ -37,8 +38,9 @@
  * reports, so COMMAND INFO reads the same.
  */
 static struct command *const command_families[] = {
-	string_commands, keyspace_commands, conn_commands, config_commands,
-	info_commands, command_commands, admin_commands, NULL,
+	string_commands, list_commands, keyspace_commands, conn_commands,
+	multi_commands, config_commands, info_commands, command_commands,
+	admin_commands, NULL,
 };
 
 /* ---- Lookup ---- */
@@ -357,13 +359,81 @@ command_is_http(struct client *c)
 	return 1;
 }
 
-/* Refuse cmd before it runs: count it as rejected and the error. */
+/* Refuse cmd before it runs: count it as rejected and the error; in
+ * MULTI, the transaction will not run (EXECABORT). */
 static void
 command_reject(struct client *c, const struct command *cmd, size_t off)
 {
 	if (cmd != NULL)
 		c->srv->cmdstats[cmd->id].rejected++;
 	command_note_error(c, off);
+	multi_flag_error(c);
+}
+
+/*
+ * Refuse cmd with an error (printf-style); EXEC refused for any reason
+ * discards the transaction with Redis's "EXECABORT Transaction discarded
+ * because of: ..." instead.
+ */
+static void __attribute__((format(printf, 4, 5)))
+command_refuse(struct client *c, const struct command *cmd, size_t off,
+    const char *fmt, ...)
+{
+	char msg[512];
+	const char *text = msg;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cmd != NULL && cmd->proc == cmd_exec) {
+		/* The reason without its error code. */
+		if (msg[0] == '-')
+			text = strchr(msg, ' ') != NULL ? strchr(msg, ' ') + 1 :
+			    msg + 1;
+		resp_add_errorf(&c->reply, "-EXECABORT Transaction discarded "
+		    "because of: %s", text);
+		c->srv->cmdstats[cmd->id].rejected++;
+		command_note_error(c, off);
+		multi_discard(c);
+		return;
+	}
+	resp_add_errorf(&c->reply, "%s", msg);
+	command_reject(c, cmd, off);
+}
+
+void
+command_call(struct client *c, const struct command *cmd, long long start)
+{
+	struct server *srv = c->srv;
+	struct command_stats *st = &srv->cmdstats[cmd->id];
+	unsigned long long dirty = srv->db.dirty;
+	size_t off = c->reply.len;
+	long long took;
+
+	cmd->proc(c);
+	/* A waiting request run again is the same call, as Redis counts. */
+	if (!(c->flags & CLIENT_RERUN)) {
+		srv->stat_commands++;
+		st->calls++;
+	}
+	srv->clock_us = clock_wall_us();
+	took = srv->clock_us - start;
+	st->usec += (unsigned long long)(took > 0 ? took : 0);
+	if (command_note_error(c, off))
+		st->failed++;
+	/*
+	 * The single write point: what changed the keyspace leaves here,
+	 * once, as sent or as the handler rewrote it. EXEC's writes leave
+	 * one by one, between a MULTI and an EXEC of their own.
+	 */
+	if (srv->db.dirty != dirty && srv->propagate != NULL &&
+	    cmd->proc != cmd_exec) {
+		multi_propagate_begin(c);
+		command_propagate(srv, c->prop_argc != 0 ? c->prop_argc :
+		    c->argc, c->prop_argc != 0 ? c->prop_argv : c->argv);
+	}
+	c->prop_argc = 0;
 }
 
 void
@@ -371,8 +441,6 @@ command_dispatch(struct client *c)
 {
 	struct server *srv = c->srv;
 	const struct command *cmd, *sub;
-	struct command_stats *st;
-	unsigned long long dirty;
 	size_t off = c->reply.len;
 	long long start;
 	char name[64];
@@ -402,15 +470,17 @@ command_dispatch(struct client *c)
 	}
 	if ((cmd->arity > 0 && cmd->arity != c->argc) ||
 	    (c->argc < -cmd->arity)) {
-		resp_add_errorf(&c->reply,
-		    "wrong number of arguments for '%s' command",
-		    command_fullname(cmd, name));
-		command_reject(c, cmd, off);
+		command_refuse(c, cmd, off, "wrong number of arguments for '%s' "
+		    "command", command_fullname(cmd, name));
 		return;
 	}
 	if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
-		resp_add_errorf(&c->reply, "-NOAUTH Authentication required.");
-		command_reject(c, cmd, off);
+		command_refuse(c, cmd, off, "-NOAUTH Authentication required.");
+		return;
+	}
+	if ((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_NOMULTI)) {
+		command_refuse(c, cmd, off, "Command not allowed inside a "
+		    "transaction");
 		return;
 	}
 	/* One clock read per command: it starts when the one before ended
@@ -422,29 +492,19 @@ command_dispatch(struct client *c)
 	if (srv->evictor.maxmemory != 0 &&
 	    evict_run(&srv->evictor, &srv->db, mem_used) == EVICT_FAIL &&
 	    (cmd->flags & CMD_DENYOOM)) {
-		resp_add_errorf(&c->reply, "-OOM command not allowed when used "
+		command_refuse(c, cmd, off, "-OOM command not allowed when used "
 		    "memory > 'maxmemory'.");
-		command_reject(c, cmd, off);
 		return;
 	}
-
 	c->lastcmd = cmd;
-	srv->stat_commands++;
-	dirty = srv->db.dirty;
-	cmd->proc(c);
-	st = &srv->cmdstats[cmd->id];
-	st->calls++;
-	srv->clock_us = clock_wall_us();
-	start = srv->clock_us - start;
-	st->usec += (unsigned long long)(start > 0 ? start : 0);
-	if (command_note_error(c, off))
-		st->failed++;
-	/* The single write point: what changed the keyspace leaves here,
-	 * once, as sent or as the handler rewrote it. */
-	if (srv->db.dirty != dirty && srv->propagate != NULL)
-		command_propagate(srv, c->prop_argc != 0 ? c->prop_argc :
-		    c->argc, c->prop_argc != 0 ? c->prop_argv : c->argv);
-	c->prop_argc = 0;
+	/* In MULTI, all but EXEC, DISCARD, MULTI, WATCH and QUIT wait in
+	 * the queue for EXEC. */
+	if ((c->flags & CLIENT_MULTI) && !multi_runs_now(cmd)) {
+		multi_queue(c, cmd);
+		resp_add_simple(&c->reply, "QUEUED");
+		return;
+	}
+	command_call(c, cmd, start);
 }
 
 /* ---- Helpers ---- */

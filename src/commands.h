@@ -70,9 +70,9 @@ struct command_stats {
 
 /* The family tables (cmd_*.c), each terminated by a row whose name is
  * NULL; commands.c lists them. */
-extern struct command string_commands[], keyspace_commands[],
-    conn_commands[], config_commands[], info_commands[], command_commands[],
-    admin_commands[];
+extern struct command string_commands[], list_commands[],
+    keyspace_commands[], conn_commands[], config_commands[], info_commands[],
+    command_commands[], admin_commands[];
 
 /* Number the commands and build the lookup table; idempotent and
  * thread-safe (the first server_create calls it). */
@@ -101,6 +101,12 @@ const struct command *command_lookup_full(const char *name, size_t len);
  * subcommand), check arity, authentication and memory, call the
  * handler, count statistics and propagate what it changed. */
 void command_dispatch(struct client *c);
+
+/* Run cmd (already checked) for the request in c->argc/c->argv, which
+ * started at start (wall-clock us): the handler, the statistics, the
+ * propagation. EXEC runs each queued command through it. */
+void command_call(struct client *c, const struct command *cmd,
+    long long start);
 
 /* Check a user and password (user NULL: "default") for AUTH and HELLO:
  * 0 and the client is authenticated, or -1 with WRONGPASS replied. */
@@ -175,7 +181,8 @@ command_proc cmd_del, cmd_exists, cmd_keys, cmd_dbsize, cmd_flushdb,
 extern struct command command_client_sub[];
 command_proc cmd_auth, cmd_ping, cmd_echo, cmd_quit, cmd_select, cmd_hello,
     cmd_client_setname, cmd_client_getname, cmd_client_id,
-    cmd_client_setinfo, cmd_client_info, cmd_client_list, cmd_client_help;
+    cmd_client_setinfo, cmd_client_info, cmd_client_list, cmd_client_unblock,
+    cmd_client_help;
 
 /* ---- cmd_config.c ---- */
 extern struct command command_config_sub[];
@@ -192,6 +199,10 @@ command_proc cmd_info;
 extern struct command command_command_sub[];
 command_proc cmd_command, cmd_command_count, cmd_command_docs,
     cmd_command_info, cmd_command_list, cmd_command_help;
+
+/* ---- cmd_multi.c ---- */
+command_proc cmd_multi, cmd_exec, cmd_discard, cmd_watch, cmd_unwatch;
+extern struct command multi_commands[];
 
 /* ---- cmd_admin.c ---- */
 command_proc cmd_shutdown;

@@ -431,6 +431,19 @@ db_rename(struct db *db, const char *src, size_t slen, const char *dst,
 	return 1;
 }
 
+int
+db_presence(struct db *db, const char *key, size_t klen)
+{
+	dict_entry *e;
+
+	if (dict_size(db->keys) != 0 && dict_find(db->keys, key, klen) != NULL)
+		return DB_LIVE;
+	if (dict_size(db->expires) == 0 ||
+	    (e = dict_find(db->expires, key, klen)) == NULL)
+		return DB_ABSENT;
+	return db_stale(db, dict_entry_expire(e)) ? DB_STALE : DB_LIVE;
+}
+
 size_t
 db_size(const struct db *db)
 {

@@ -146,6 +146,14 @@ void db_remove(struct db *db, dbkey *k, enum db_removal why);
 /* Remove k if its expire time has passed: 1 if it was removed. */
 int db_expire_if_due(struct db *db, dbkey *k);
 
+/* Whether key is there, without expiring it or counting anything:
+ * DB_ABSENT, DB_LIVE, or DB_STALE (its time has passed, it is not yet
+ * reclaimed). */
+#define DB_ABSENT 0
+#define DB_LIVE 1
+#define DB_STALE 2
+int db_presence(struct db *db, const char *key, size_t klen);
+
 size_t db_size(const struct db *db);               /* all keys */
 size_t db_expires_size(const struct db *db);       /* keys with a TTL */
 void db_flush(struct db *db);

@@ -75,6 +75,8 @@ struct event_loop {
 	int stop;                       /* event_stop was called */
 	event_before_sleep_proc *before_sleep; /* or NULL */
 	void *before_sleep_data;
+	long long wait_limit_ms;        /* longest sleep this round, -1: none
+	                                 * (event_limit_wait) */
 
 	/* Busy polling (event_set_busy_poll). */
 	long busy_us;                   /* spin budget; 0: off */
@@ -227,6 +229,7 @@ event_loop_create(int setsize, const char *backend, char *err)
 	el->backend = b;
 	el->state = state;
 	el->setsize = setsize;
+	el->wait_limit_ms = -1;
 	el->fds = mem_calloc((size_t)setsize, sizeof *el->fds);
 	el->fired_fds = mem_calloc((size_t)setsize, sizeof *el->fired_fds);
 	el->fired_masks = mem_calloc((size_t)setsize,
@@ -398,12 +401,18 @@ event_timeout_ms(event_loop *el)
 		if (!t->deleted && (nearest == -1 || t->when_us < nearest))
 			nearest = t->when_us;
 	}
-	if (nearest == -1)
+	if (nearest == -1) {
+		ms = el->wait_limit_ms;
+	} else {
+		now = event_now_us();
+		if (nearest <= now)
+			return 0;
+		ms = (nearest - now + 999) / 1000;
+		if (el->wait_limit_ms >= 0 && el->wait_limit_ms < ms)
+			ms = el->wait_limit_ms;
+	}
+	if (ms < 0)
 		return -1;
-	now = event_now_us();
-	if (nearest <= now)
-		return 0;
-	ms = (nearest - now + 999) / 1000;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
@@ -511,6 +520,13 @@ event_set_busy_poll(event_loop *el, long usec)
 }
 
 void
+event_limit_wait(event_loop *el, long long ms)
+{
+	if (ms >= 0 && (el->wait_limit_ms < 0 || ms < el->wait_limit_ms))
+		el->wait_limit_ms = ms;
+}
+
+void
 event_set_before_sleep(event_loop *el, event_before_sleep_proc *proc,
     void *data)
 {
@@ -552,6 +568,7 @@ event_process(event_loop *el)
 	struct event_fd *fe;
 	int n, i, fd, mask, handled = 0, timeout;
 
+	el->wait_limit_ms = -1;
 	if (el->before_sleep != NULL)
 		el->before_sleep(el, el->before_sleep_data);
 	timeout = el->stop ? 0 : event_timeout_ms(el);

@@ -89,6 +89,10 @@ typedef void event_before_sleep_proc(event_loop *el, void *data);
 void event_set_before_sleep(event_loop *el, event_before_sleep_proc *proc,
     void *data);
 
+/* From the before-sleep hook: sleep at most ms this round (deadlines
+ * that are not timers, such as blocked clients' timeouts). */
+void event_limit_wait(event_loop *el, long long ms);
+
 /* Run event_process until event_stop; 0, or -1 on a backend failure. */
 int event_run(event_loop *el);
 /* Make event_run return after the current round (loop thread only). */

@@ -27,6 +27,7 @@
 #include "commands.h"
 #include "dict.h"
 #include "mem.h"
+#include "multi.h"
 #include "net.h"
 #include "server.h"
 #include "state.h"
@@ -295,13 +296,16 @@ server_cron(event_loop *el, long long id, void *data)
 	return server_cron_ms(srv);
 }
 
-/* Before the loop sleeps: a fast expiry cycle if stale keys abound. */
+/* Before the loop sleeps: serve the clients waiting on keys that became
+ * ready (and time out the late ones; the next deadline bounds the
+ * sleep), and a fast expiry cycle if stale keys abound. */
 static void
 server_before_sleep(event_loop *el, void *data)
 {
 	struct server *srv = data;
 
-	(void)el;
+	if (srv->blocked.count != 0 || srv->blocked.resumed != NULL)
+		event_limit_wait(el, blocked_serve(srv));
 	if (db_expires_size(&srv->db) != 0)
 		expire_cycle(&srv->expire, &srv->db, EXPIRE_FAST,
 		    (int)srv->cfg.active_expire_effort, srv->hz);
@@ -322,6 +326,20 @@ server_key_removed(void *arg, const char *key, size_t klen,
 	argv[1].ptr = (char *)(uintptr_t)key;
 	argv[1].len = klen;
 	command_propagate(srv, 2, argv);
+}
+
+/* A key changed: transactions watching it will not run. */
+static void
+server_key_changed(void *arg, const char *key, size_t klen)
+{
+	multi_touch(arg, key, klen);
+}
+
+/* A list appeared at key: its waiters can be served. */
+static void
+server_list_ready(void *arg, const char *key, size_t klen)
+{
+	blocked_key_ready(arg, key, klen);
 }
 
 /* Copy the settings the keyspace, eviction and the loop read from cfg
@@ -603,6 +621,11 @@ server_create(const struct server_config *cfg, char *err)
 	srv->db.rng |= 1;
 	srv->db.on_remove = server_key_removed;
 	srv->db.on_remove_arg = srv;
+	srv->db.on_list = server_list_ready;
+	srv->db.on_change = server_key_changed;
+	srv->db.hook_arg = srv;
+	blocked_init(srv);
+	multi_init(srv);
 	evict_init(&srv->evictor);
 
 	if (srv->cfg.logfile != NULL) {
@@ -763,6 +786,10 @@ server_free(struct server *srv)
 		event_loop_free(srv->el);
 	if (srv->db.keys != NULL)
 		db_free(&srv->db);
+	if (srv->blocked.keys != NULL)
+		blocked_free(srv);
+	if (srv->watched != NULL)
+		multi_free(srv);
 	evict_free(&srv->evictor);
 	if (srv->log.file != NULL)
 		fclose(srv->log.file);

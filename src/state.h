@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "blocked.h"
 #include "commands.h"
 #include "db.h"
 #include "event.h"
@@ -52,6 +53,9 @@ struct server {
 	int hz;                          /* cfg.hz clamped to 1-500 */
 	struct expire_cycle expire;      /* the active expiry cycle's state */
 	struct evictor evictor;          /* maxmemory and its pool */
+	struct blocked_table blocked;    /* clients waiting on keys */
+	dict *watched;                   /* WATCHed key -> its clients */
+	int exec_propagated;             /* this EXEC propagated MULTI */
 
 	int tcp_fds[SERVER_BIND_MAX];    /* TCP listeners, one per address */
 	int ntcp;                        /* how many */
