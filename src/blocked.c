@@ -49,6 +49,8 @@ struct blocked_state {
 	size_t heap_idx;           /* in the deadline heap */
 	char *timeout_reply;       /* sent on timeout */
 	size_t reply_len;
+	const char *ready_key;     /* while it runs again: the key that */
+	size_t ready_klen;         /* woke it */
 	int argc;                  /* the request, to run again */
 	struct resp_arg *argv;     /* point into argbuf */
 	char *argbuf;
@@ -243,6 +245,16 @@ blocked_rerun(const struct client *c)
 	return (c->flags & CLIENT_RERUN) != 0;
 }
 
+const char *
+blocked_ready_key(const struct client *c, size_t *klen)
+{
+	if (!(c->flags & CLIENT_RERUN) || c->bstate == NULL ||
+	    c->bstate->ready_key == NULL)
+		return NULL;
+	*klen = c->bstate->ready_klen;
+	return c->bstate->ready_key;
+}
+
 /* Copy c's running request into st, so it can run again later. */
 static void
 blocked_keep_request(struct blocked_state *st, const struct client *c)
@@ -428,10 +440,12 @@ blocked_key_ready(struct server *srv, const char *key, size_t klen)
  * place.
  */
 static int
-blocked_rerun_client(struct client *c)
+blocked_rerun_client(struct client *c, const char *key, size_t klen)
 {
 	struct blocked_state *st = c->bstate;
 
+	st->ready_key = key;
+	st->ready_klen = klen;
 	c->flags |= CLIENT_RERUN;
 	c->rerun_waited = 0;
 	c->argc = st->argc;
@@ -440,8 +454,10 @@ blocked_rerun_client(struct client *c)
 	c->argc = 0;
 	c->argv = NULL;
 	c->flags &= ~CLIENT_RERUN;
-	if (c->rerun_waited)
+	if (c->rerun_waited) {
+		st->ready_key = NULL;
 		return 0;
+	}
 	blocked_end(c);
 	blocked_resume_later(c);
 	return 1;
@@ -457,7 +473,7 @@ blocked_serve_key(struct server *srv, const char *key, size_t klen)
 
 	while ((q = queue_of(bt, key, klen)) != NULL) {
 		q->ready = 0;
-		if (!blocked_rerun_client(q->head->c))
+		if (!blocked_rerun_client(q->head->c, key, klen))
 			return;
 	}
 }

@@ -70,6 +70,11 @@ int blocked_may_wait(const struct client *c);
  * may want to know, e.g. not to count a second call). */
 int blocked_rerun(const struct client *c);
 
+/* While c's request runs again: the key whose list woke it (Redis serves
+ * a waiter from that key, not from the first of its keys that holds a
+ * list); NULL otherwise. */
+const char *blocked_ready_key(const struct client *c, size_t *klen);
+
 /* A list now exists at key: its waiters are served before the loop
  * sleeps. Cheap when nobody waits on key. */
 void blocked_key_ready(struct server *srv, const char *key, size_t klen);

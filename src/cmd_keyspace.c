@@ -673,9 +673,11 @@ cmd_object_encoding(struct client *c)
 {
 	dbkey *k = object_lookup(c);
 
+	/* Redis 7.0 calls every list "quicklist", inline ones too. */
 	if (k != NULL)
-		resp_add_bulk_str(&c->reply,
-		    obj_encoding_name(db_key_encoding(k)));
+		resp_add_bulk_str(&c->reply, obj_encoding_name(
+		    db_key_type(k) == OBJ_LIST ? OBJ_ENC_QUICKLIST :
+		    db_key_encoding(k)));
 }
 
 /* OBJECT FREQ key: the decayed LFU counter; refused unless an LFU

@@ -35,6 +35,110 @@ const struct command_doc command_docs[] = {
 		{ .name = "username", .type = "string", .since = "6.0.0",
 		  .flags = DOC_ARG_OPTIONAL },
 		{ .name = "password", .type = "string" }) },
+	{ .name = "blmove",
+	  .summary = "Pop an element from a list, push it to another list and "
+	      "return it; or block until one is available",
+	  .since = "6.2.0", .group = "list",
+	  .complexity = "O(1)",
+	  .args = DOC_ARGS(
+		{ .name = "source", .type = "key",
+		  .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "destination", .type = "key",
+		  .key_spec = DOC_KEY_SPEC(1) },
+		{ .name = "wherefrom", .type = "oneof",
+		  .sub = DOC_ARGS(
+			{ .name = "left", .type = "pure-token",
+			  .token = "LEFT" },
+			{ .name = "right", .type = "pure-token",
+			  .token = "RIGHT" }) },
+		{ .name = "whereto", .type = "oneof",
+		  .sub = DOC_ARGS(
+			{ .name = "left", .type = "pure-token",
+			  .token = "LEFT" },
+			{ .name = "right", .type = "pure-token",
+			  .token = "RIGHT" }) },
+		{ .name = "timeout", .type = "double" }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_ACCESS | DOC_KEY_DELETE,
+		  DOC_INDEX(1), DOC_RANGE(0, 1, 0) },
+		{ .flags = DOC_KEY_RW | DOC_KEY_INSERT, DOC_INDEX(2),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "blmpop",
+	  .summary = "Pop elements from a list, or block until one is "
+	      "available",
+	  .since = "7.0.0", .group = "list",
+	  .complexity = "O(N+M) where N is the number of provided keys and M "
+	      "is the number of elements returned.",
+	  .args = DOC_ARGS(
+		{ .name = "timeout", .type = "double" },
+		{ .name = "numkeys", .type = "integer" },
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0),
+		  .flags = DOC_ARG_MULTIPLE },
+		{ .name = "where", .type = "oneof",
+		  .sub = DOC_ARGS(
+			{ .name = "left", .type = "pure-token",
+			  .token = "LEFT" },
+			{ .name = "right", .type = "pure-token",
+			  .token = "RIGHT" }) },
+		{ .name = "count", .type = "integer", .token = "COUNT",
+		  .flags = DOC_ARG_OPTIONAL }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_ACCESS | DOC_KEY_DELETE,
+		  DOC_INDEX(2), DOC_KEYNUM(0, 1, 1) }) },
+	{ .name = "blpop",
+	  .summary = "Remove and get the first element in a list, or block "
+	      "until one is available",
+	  .since = "2.0.0", .group = "list",
+	  .complexity = "O(N) where N is the number of provided keys.",
+	  .history = DOC_HISTORY(
+		{ "6.0.0",
+		  "`timeout` is interpreted as a double instead of an "
+		      "integer." }),
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0),
+		  .flags = DOC_ARG_MULTIPLE },
+		{ .name = "timeout", .type = "double" }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_ACCESS | DOC_KEY_DELETE,
+		  DOC_INDEX(1), DOC_RANGE(-2, 1, 0) }) },
+	{ .name = "brpop",
+	  .summary = "Remove and get the last element in a list, or block "
+	      "until one is available",
+	  .since = "2.0.0", .group = "list",
+	  .complexity = "O(N) where N is the number of provided keys.",
+	  .history = DOC_HISTORY(
+		{ "6.0.0",
+		  "`timeout` is interpreted as a double instead of an "
+		      "integer." }),
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0),
+		  .flags = DOC_ARG_MULTIPLE },
+		{ .name = "timeout", .type = "double" }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_ACCESS | DOC_KEY_DELETE,
+		  DOC_INDEX(1), DOC_RANGE(-2, 1, 0) }) },
+	{ .name = "brpoplpush",
+	  .summary = "Pop an element from a list, push it to another list and "
+	      "return it; or block until one is available",
+	  .since = "2.2.0", .group = "list",
+	  .complexity = "O(1)",
+	  .doc_flags = DOC_DEPRECATED, .deprecated_since = "6.2.0",
+	  .replaced_by = "`BLMOVE` with the `RIGHT` and `LEFT` arguments",
+	  .history = DOC_HISTORY(
+		{ "6.0.0",
+		  "`timeout` is interpreted as a double instead of an "
+		      "integer." }),
+	  .args = DOC_ARGS(
+		{ .name = "source", .type = "key",
+		  .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "destination", .type = "key",
+		  .key_spec = DOC_KEY_SPEC(1) },
+		{ .name = "timeout", .type = "double" }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_ACCESS | DOC_KEY_DELETE,
+		  DOC_INDEX(1), DOC_RANGE(0, 1, 0) },
+		{ .flags = DOC_KEY_RW | DOC_KEY_INSERT, DOC_INDEX(2),
+		  DOC_RANGE(0, 1, 0) }) },
 	{ .name = "client",
 	  .summary = "A container for client connection commands",
 	  .since = "2.4.0", .group = "connection",
@@ -516,6 +620,203 @@ const struct command_doc command_docs[] = {
 	  .args = DOC_ARGS(
 		{ .name = "pattern", .type = "pattern" }),
 	  .tips = "request_policy:all_shards nondeterministic_output_order" },
+	{ .name = "lindex",
+	  .summary = "Get an element from a list by its index",
+	  .since = "1.0.0", .group = "list",
+	  .complexity = "O(N) where N is the number of elements to traverse to "
+	      "get to the element at index. This makes asking for the first or "
+	      "the last element of the list O(1).",
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "index", .type = "integer" }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RO | DOC_KEY_ACCESS, DOC_INDEX(1),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "linsert",
+	  .summary = "Insert an element before or after another element in a "
+	      "list",
+	  .since = "2.2.0", .group = "list",
+	  .complexity = "O(N) where N is the number of elements to traverse "
+	      "before seeing the value pivot. This means that inserting "
+	      "somewhere on the left end on the list (head) can be considered "
+	      "O(1) and inserting somewhere on the right end (tail) is O(N).",
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "where", .type = "oneof",
+		  .sub = DOC_ARGS(
+			{ .name = "before", .type = "pure-token",
+			  .token = "BEFORE" },
+			{ .name = "after", .type = "pure-token",
+			  .token = "AFTER" }) },
+		{ .name = "pivot", .type = "string" },
+		{ .name = "element", .type = "string" }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_INSERT, DOC_INDEX(1),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "llen",
+	  .summary = "Get the length of a list",
+	  .since = "1.0.0", .group = "list",
+	  .complexity = "O(1)",
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RO, DOC_INDEX(1), DOC_RANGE(0, 1, 0) }) },
+	{ .name = "lmove",
+	  .summary = "Pop an element from a list, push it to another list and "
+	      "return it",
+	  .since = "6.2.0", .group = "list",
+	  .complexity = "O(1)",
+	  .args = DOC_ARGS(
+		{ .name = "source", .type = "key",
+		  .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "destination", .type = "key",
+		  .key_spec = DOC_KEY_SPEC(1) },
+		{ .name = "wherefrom", .type = "oneof",
+		  .sub = DOC_ARGS(
+			{ .name = "left", .type = "pure-token",
+			  .token = "LEFT" },
+			{ .name = "right", .type = "pure-token",
+			  .token = "RIGHT" }) },
+		{ .name = "whereto", .type = "oneof",
+		  .sub = DOC_ARGS(
+			{ .name = "left", .type = "pure-token",
+			  .token = "LEFT" },
+			{ .name = "right", .type = "pure-token",
+			  .token = "RIGHT" }) }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_ACCESS | DOC_KEY_DELETE,
+		  DOC_INDEX(1), DOC_RANGE(0, 1, 0) },
+		{ .flags = DOC_KEY_RW | DOC_KEY_INSERT, DOC_INDEX(2),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "lmpop",
+	  .summary = "Pop elements from a list",
+	  .since = "7.0.0", .group = "list",
+	  .complexity = "O(N+M) where N is the number of provided keys and M "
+	      "is the number of elements returned.",
+	  .args = DOC_ARGS(
+		{ .name = "numkeys", .type = "integer" },
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0),
+		  .flags = DOC_ARG_MULTIPLE },
+		{ .name = "where", .type = "oneof",
+		  .sub = DOC_ARGS(
+			{ .name = "left", .type = "pure-token",
+			  .token = "LEFT" },
+			{ .name = "right", .type = "pure-token",
+			  .token = "RIGHT" }) },
+		{ .name = "count", .type = "integer", .token = "COUNT",
+		  .flags = DOC_ARG_OPTIONAL }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_ACCESS | DOC_KEY_DELETE,
+		  DOC_INDEX(1), DOC_KEYNUM(0, 1, 1) }) },
+	{ .name = "lpop",
+	  .summary = "Remove and get the first elements in a list",
+	  .since = "1.0.0", .group = "list",
+	  .complexity = "O(N) where N is the number of elements returned",
+	  .history = DOC_HISTORY(
+		{ "6.2.0", "Added the `count` argument." }),
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "count", .type = "integer", .since = "6.2.0",
+		  .flags = DOC_ARG_OPTIONAL }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_ACCESS | DOC_KEY_DELETE,
+		  DOC_INDEX(1), DOC_RANGE(0, 1, 0) }) },
+	{ .name = "lpos",
+	  .summary = "Return the index of matching elements on a list",
+	  .since = "6.0.6", .group = "list",
+	  .complexity = "O(N) where N is the number of elements in the list, "
+	      "for the average case. When searching for elements near the head "
+	      "or the tail of the list, or when the MAXLEN option is provided, "
+	      "the command may run in constant time.",
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "element", .type = "string" },
+		{ .name = "rank", .type = "integer", .token = "RANK",
+		  .flags = DOC_ARG_OPTIONAL },
+		{ .name = "num-matches", .type = "integer", .token = "COUNT",
+		  .flags = DOC_ARG_OPTIONAL },
+		{ .name = "len", .type = "integer", .token = "MAXLEN",
+		  .flags = DOC_ARG_OPTIONAL }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RO | DOC_KEY_ACCESS, DOC_INDEX(1),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "lpush",
+	  .summary = "Prepend one or multiple elements to a list",
+	  .since = "1.0.0", .group = "list",
+	  .complexity = "O(1) for each element added, so O(N) to add N "
+	      "elements when the command is called with multiple arguments.",
+	  .history = DOC_HISTORY(
+		{ "2.4.0", "Accepts multiple `element` arguments." }),
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "element", .type = "string",
+		  .flags = DOC_ARG_MULTIPLE }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_INSERT, DOC_INDEX(1),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "lpushx",
+	  .summary = "Prepend an element to a list, only if the list exists",
+	  .since = "2.2.0", .group = "list",
+	  .complexity = "O(1) for each element added, so O(N) to add N "
+	      "elements when the command is called with multiple arguments.",
+	  .history = DOC_HISTORY(
+		{ "4.0.0", "Accepts multiple `element` arguments." }),
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "element", .type = "string",
+		  .flags = DOC_ARG_MULTIPLE }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_INSERT, DOC_INDEX(1),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "lrange",
+	  .summary = "Get a range of elements from a list",
+	  .since = "1.0.0", .group = "list",
+	  .complexity = "O(S+N) where S is the distance of start offset from "
+	      "HEAD for small lists, from nearest end (HEAD or TAIL) for large "
+	      "lists; and N is the number of elements in the specified range.",
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "start", .type = "integer" },
+		{ .name = "stop", .type = "integer" }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RO | DOC_KEY_ACCESS, DOC_INDEX(1),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "lrem",
+	  .summary = "Remove elements from a list",
+	  .since = "1.0.0", .group = "list",
+	  .complexity = "O(N+M) where N is the length of the list and M is the "
+	      "number of elements removed.",
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "count", .type = "integer" },
+		{ .name = "element", .type = "string" }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_DELETE, DOC_INDEX(1),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "lset",
+	  .summary = "Set the value of an element in a list by its index",
+	  .since = "1.0.0", .group = "list",
+	  .complexity = "O(N) where N is the length of the list. Setting "
+	      "either the first or the last element of the list is O(1).",
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "index", .type = "integer" },
+		{ .name = "element", .type = "string" }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_UPDATE, DOC_INDEX(1),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "ltrim",
+	  .summary = "Trim a list to the specified range",
+	  .since = "1.0.0", .group = "list",
+	  .complexity = "O(N) where N is the number of elements to be removed "
+	      "by the operation.",
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "start", .type = "integer" },
+		{ .name = "stop", .type = "integer" }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_DELETE, DOC_INDEX(1),
+		  DOC_RANGE(0, 1, 0) }) },
 	{ .name = "memory",
 	  .summary = "A container for memory diagnostics commands",
 	  .since = "4.0.0", .group = "server",
@@ -754,6 +1055,64 @@ const struct command_doc command_docs[] = {
 		{ .flags = DOC_KEY_RW | DOC_KEY_ACCESS | DOC_KEY_DELETE,
 		  DOC_INDEX(1), DOC_RANGE(0, 1, 0) },
 		{ .flags = DOC_KEY_OW | DOC_KEY_INSERT, DOC_INDEX(2),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "rpop",
+	  .summary = "Remove and get the last elements in a list",
+	  .since = "1.0.0", .group = "list",
+	  .complexity = "O(N) where N is the number of elements returned",
+	  .history = DOC_HISTORY(
+		{ "6.2.0", "Added the `count` argument." }),
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "count", .type = "integer", .since = "6.2.0",
+		  .flags = DOC_ARG_OPTIONAL }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_ACCESS | DOC_KEY_DELETE,
+		  DOC_INDEX(1), DOC_RANGE(0, 1, 0) }) },
+	{ .name = "rpoplpush",
+	  .summary = "Remove the last element in a list, prepend it to another "
+	      "list and return it",
+	  .since = "1.2.0", .group = "list",
+	  .complexity = "O(1)",
+	  .doc_flags = DOC_DEPRECATED, .deprecated_since = "6.2.0",
+	  .replaced_by = "`LMOVE` with the `RIGHT` and `LEFT` arguments",
+	  .args = DOC_ARGS(
+		{ .name = "source", .type = "key",
+		  .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "destination", .type = "key",
+		  .key_spec = DOC_KEY_SPEC(1) }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_ACCESS | DOC_KEY_DELETE,
+		  DOC_INDEX(1), DOC_RANGE(0, 1, 0) },
+		{ .flags = DOC_KEY_RW | DOC_KEY_INSERT, DOC_INDEX(2),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "rpush",
+	  .summary = "Append one or multiple elements to a list",
+	  .since = "1.0.0", .group = "list",
+	  .complexity = "O(1) for each element added, so O(N) to add N "
+	      "elements when the command is called with multiple arguments.",
+	  .history = DOC_HISTORY(
+		{ "2.4.0", "Accepts multiple `element` arguments." }),
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "element", .type = "string",
+		  .flags = DOC_ARG_MULTIPLE }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_INSERT, DOC_INDEX(1),
+		  DOC_RANGE(0, 1, 0) }) },
+	{ .name = "rpushx",
+	  .summary = "Append an element to a list, only if the list exists",
+	  .since = "2.2.0", .group = "list",
+	  .complexity = "O(1) for each element added, so O(N) to add N "
+	      "elements when the command is called with multiple arguments.",
+	  .history = DOC_HISTORY(
+		{ "4.0.0", "Accepts multiple `element` arguments." }),
+	  .args = DOC_ARGS(
+		{ .name = "key", .type = "key", .key_spec = DOC_KEY_SPEC(0) },
+		{ .name = "element", .type = "string",
+		  .flags = DOC_ARG_MULTIPLE }),
+	  .key_specs = DOC_KEY_SPECS(
+		{ .flags = DOC_KEY_RW | DOC_KEY_INSERT, DOC_INDEX(1),
 		  DOC_RANGE(0, 1, 0) }) },
 	{ .name = "scan",
 	  .summary = "Incrementally iterate the keys space",

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "dict.h"
 #include "glob.h"
+#include "list.h"
 #include "mem.h"
 #include "object.h"
 
@@ -247,7 +248,17 @@ db_key_clock(const dbkey *k)
 size_t
 db_key_memory(const dbkey *k)
 {
-	return dict_entry_size(k) + DB_BUCKET_BYTES;
+	uint32_t meta = dict_entry_meta(k);
+	size_t n = dict_entry_size(k) + DB_BUCKET_BYTES;
+	struct list *l;
+
+	/* A heap list's value is its pointer: count what it holds. */
+	if (obj_meta_type(meta) == OBJ_LIST &&
+	    obj_meta_encoding(meta) == OBJ_ENC_QUICKLIST) {
+		memcpy(&l, dict_entry_val(k, NULL), sizeof(l));
+		n += list_memory(l);
+	}
+	return n;
 }
 
 /* Unlink k from its table and free the entry, with its value's

@@ -20,6 +20,7 @@
 #define HELP_INDENT 26             /* where descriptions start */
 
 static struct server *running;     /* for the signal handler */
+static struct server_config cfg;   /* what the options set */
 
 /* Ask the server to stop (async-signal-safe). */
 static void
@@ -97,6 +98,7 @@ bad_value(const char *opt, const char *value, const char *why)
 	fprintf(stderr, "tiny-mp-cache-server: invalid --%s '%s': %s\n"
 	    "Try 'tiny-mp-cache-server --help' for more information.\n",
 	    opt, value, why);
+	server_config_free(&cfg);
 	exit(EXIT_USAGE);
 }
 
@@ -121,7 +123,6 @@ check_backend(const char *name)
 int
 main(int argc, char **argv)
 {
-	struct server_config cfg;
 	struct sigaction sa;
 	struct server *srv;
 	char err[SERVER_ERR_LEN], why[SETTING_ERR_LEN];
@@ -134,17 +135,20 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
+			server_config_free(&cfg);
 			return 0;
 		}
 		if (strcmp(argv[i], "-v") == 0 ||
 		    strcmp(argv[i], "--version") == 0) {
 			printf("tiny-mp-cache-server %s\n", server_version());
+			server_config_free(&cfg);
 			return 0;
 		}
 		if (strncmp(argv[i], "--", 2) != 0) {
 			fprintf(stderr, "tiny-mp-cache-server: unexpected "
 			    "argument '%s'\n", argv[i]);
 			usage(stderr);
+			server_config_free(&cfg);
 			return EXIT_USAGE;
 		}
 		/* --name value, or --name=value */
@@ -157,6 +161,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "tiny-mp-cache-server: unknown option "
 			    "'%s'\n", argv[i]);
 			usage(stderr);
+			server_config_free(&cfg);
 			return EXIT_USAGE;
 		}
 		snprintf(opt, sizeof(opt), "%.*s", eq != NULL ?
@@ -169,6 +174,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "tiny-mp-cache-server: option '--%s' "
 			    "needs a value\n", opt);
 			usage(stderr);
+			server_config_free(&cfg);
 			return EXIT_USAGE;
 		}
 		if (server_config_set(&cfg, opt, value, strlen(value),

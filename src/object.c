@@ -2,7 +2,10 @@
 /* Value types, encodings and the access clock (see object.h). */
 #include "config.h"
 
+#include <string.h>
+
 #include "dict.h"
+#include "list.h"
 #include "object.h"
 #include "resp.h"
 
@@ -48,10 +51,17 @@ obj_string_encoding(const char *v, size_t len)
 void
 obj_free_value(int type, int enc, char *val, size_t vlen)
 {
-	(void)enc;
-	(void)val;
-	(void)vlen;
+	struct list *l;
+
 	switch (type) {
+	case OBJ_LIST:
+		/* A pack (OBJ_ENC_LISTPACK) is the entry's own bytes; a heap
+		 * list's pointer is the value. */
+		if (enc == OBJ_ENC_QUICKLIST && vlen == sizeof(l)) {
+			memcpy(&l, val, sizeof(l));
+			list_free(l);
+		}
+		break;
 	case OBJ_STRING:
 	default:
 		break;              /* the bytes are the entry's own */

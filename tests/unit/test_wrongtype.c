@@ -30,12 +30,11 @@
 #define NOT_INT "-ERR value is not an integer or out of range\r\n"
 #define MAXARGS 16
 
-/* A list of one element "a" as Redis 7.0 lays out a listpack: total
- * bytes and count (little endian), the entry (6-bit string header, the
- * byte, its back length), the end marker. The string commands never
- * look inside; whatever reads lists later gets a well-formed one. */
+/* A list of one element "a" in list.h's inline form (a pack): the
+ * element count (2 bytes, little endian), then the element: its length,
+ * its byte, its length again. */
 static const unsigned char list_value[] = {
-	10, 0, 0, 0, 1, 0, 0x81, 'a', 2, 0xff,
+	1, 0, 1, 'a', 1,
 };
 
 static struct server *srv;
