@@ -197,6 +197,17 @@ class Server:
                 out[k] = v.strip()
         return out
 
+    def cpu(self) -> float:
+        """CPU seconds (user + system) the server process has used."""
+        return proc_cpu(self.pid)
+
+    def config_set(self, *pairs: bytes) -> None:
+        """CONFIG SET name value [name value ...], one pair at a time
+        (Redis 7.0 takes several, but one at a time works everywhere)."""
+        with self.conn() as c:
+            for i in range(0, len(pairs), 2):
+                c.call(b"CONFIG", b"SET", pairs[i], pairs[i + 1])
+
     def stop(self) -> Optional[int]:
         """SIGTERM (both servers exit cleanly on it), wait; exit status."""
         return stop_process(self.proc)
@@ -215,6 +226,13 @@ def proc_rss(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise BenchError(f"no VmRSS for pid {pid}")
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of pid, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ---- A raw RESP client: pre-encoded pipelines, fast reply counting ---------
@@ -290,6 +308,33 @@ class RawConn:
             n -= 1
         self.buf = buf[pos:]
         return errors
+
+    def bulk_hits(self, n: int) -> List[bool]:
+        """Read n replies that are bulk strings or nil (GET): for each,
+        True if it was a bulk string. Any other reply is an error."""
+        out = []
+        buf = self.buf
+        pos = 0
+        while len(out) < n:
+            end = buf.find(b"\r\n", pos)
+            if end < 0:
+                self.buf = buf[pos:]
+                self._more()
+                buf, pos = self.buf, 0
+                continue
+            if buf[pos:pos + 1] != b"$":
+                raise BenchError(f"not a GET reply: {buf[pos:pos + 60]!r}")
+            size = int(buf[pos + 1:end])
+            stop = end + 2 if size < 0 else end + 2 + size + 2
+            if stop > len(buf):
+                self.buf = buf[pos:]
+                self._more()
+                buf, pos = self.buf, 0
+                continue
+            out.append(size >= 0)
+            pos = stop
+        self.buf = buf[pos:]
+        return out
 
     def pipeline(self, chunks: Iterable[Tuple[bytes, int]]) -> int:
         """Send each (payload, replies) chunk and read its replies before

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The five workloads of the benchmark harness (bench/run).
+"""The seven workloads of the benchmark harness (bench/run).
 
 Each workload function takes the Config and the Results, runs its rounds
 (tiny-mp-cache, then redis-server, for every row in every round: A B A B)
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import itertools
 import json
 import multiprocessing as mp
 import os
 import queue
+import random
 import re
 import resource
 import socket
@@ -23,7 +25,7 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from benchlib import (HOST, KINDS, LABEL, OURS, REDIS, BenchError, Config,
-                      Results, Server, cmd_chunks, del_chunks, encode, progress,
+                      RawConn, Results, Server, cmd_chunks, del_chunks, encode, progress,
                       set_chunks)
 
 VALUE32 = b"v" * 32                 # the 32-byte value of workloads 2-4
@@ -95,9 +97,38 @@ def redis_benchmark(cfg: Config, res: Results) -> None:
                                 "higher", kind, rnd, 100.0 * busy / (t1 - t0))
                     if servers[kind].proc.poll() is not None:
                         raise BenchError(f"{LABEL[kind]} died during redis-benchmark")
+            _rb_set_ex(cfg, res, servers, rnd)
         finally:
             for s in servers.values():
                 s.stop()
+
+
+# The command of the SET EX row: random keys among a million, a TTL each.
+RB_SET_EX = ["SET", "key:__rand_int__", "v", "EX", "100"]
+
+
+def _rb_set_ex(cfg: Config, res: Results, servers: Dict[str, Server], rnd: int) -> None:
+    """The SET EX row of workload 1: redis-benchmark -c 50 -P 1 -r 1000000
+    running `SET key:__rand_int__ v EX 100` over TCP, against each server."""
+    n = 30_000 if cfg.quick else 150_000
+    label = "SET key:__rand_int__ v EX 100 (-r 1000000), -P 1, TCP"
+    for kind in KINDS:
+        s = servers[kind]
+        argv = ([cfg.redis_benchmark, "-h", HOST, "-p", str(s.port), "-c", "50", "-n",
+                 str(n), "-r", "1000000", "-P", "1", "--csv"] + RB_SET_EX)
+        res.commands.append(" ".join(argv))
+        progress(f"round {rnd + 1}/{cfg.rounds} {W1} SET EX n={n} -> {LABEL[kind]}")
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=300,
+                               check=False)
+            rows = [line.split('","') for line in r.stdout.splitlines()
+                    if line.startswith('"SET key:')]
+            v: Optional[float] = float(rows[-1][1]) if rows else None
+        except (subprocess.TimeoutExpired, ValueError, IndexError):
+            v = None
+        if v is None:
+            res.failures.append(f"{W1} SET EX {LABEL[kind]} round {rnd + 1}: no result")
+        res.add(W1, label, "req/s", "higher", kind, rnd, v)
 
 
 # ---- 2. Memory ---------------------------------------------------------------
@@ -220,6 +251,38 @@ def memory(cfg: Config, res: Results) -> None:
         finally:
             for s in servers.values():
                 s.stop()
+        _memory_ttl(cfg, res, w, keys, nkeys, rnd, add)
+
+
+def _memory_ttl(cfg: Config, res: Results, w: str, keys: Sequence[bytes], nkeys: int,
+                rnd: int, add: Callable[..., None]) -> None:
+    """The TTL rows of workload 2: fresh servers take the same keys with
+    `SET key value EX 100000` (the same TTL for both; none expires during
+    the measurement); bytes per key by RSS and by used_memory."""
+    head = b"*5\r\n$3\r\nSET\r\n"
+    tail = b"$%d\r\n%s\r\n$2\r\nEX\r\n$6\r\n100000\r\n" % (len(VALUE32), VALUE32)
+    loads = [(b"".join(head + b"$%d\r\n%s\r\n" % (len(k), k) + tail
+                       for k in keys[i:i + 10_000]), len(keys[i:i + 10_000]))
+             for i in range(0, nkeys, 10_000)]
+    servers = {k: Server(cfg, k, tag=f"-memttl{rnd}") for k in KINDS}
+    try:
+        time.sleep(0.2)
+        for kind, s in servers.items():
+            progress(f"round {rnd + 1}/{cfg.rounds} {W2}: load {nkeys:,} keys with "
+                     f"EX 100000 -> {LABEL[kind]}")
+            rss0 = s.rss()
+            used0 = int(s.info()["used_memory"])
+            with s.conn() as c:
+                if c.pipeline(loads) or c.call(b"DBSIZE") != nkeys:
+                    raise BenchError(f"{LABEL[kind]}: loading {nkeys} keys with a TTL "
+                                     "failed")
+            add("RSS per key with a TTL (over empty)", "bytes", "lower", kind, rnd,
+                (s.rss() - rss0) / nkeys)
+            add("used_memory per key with a TTL (INFO)", "bytes", "lower", kind, rnd,
+                (int(s.info()["used_memory"]) - used0) / nkeys)
+    finally:
+        for s in servers.values():
+            s.stop()
 
 
 # ---- 3. Instructions per request (callgrind) ----------------------------------
@@ -288,9 +351,17 @@ class _Callgrind:
         return _cg_total(self.out)
 
 
-def _cg_phases(n: int) -> Tuple[List[Tuple[bytes, int]], List[Tuple[bytes, int]]]:
+def _cg_phases(n: int) -> List[Tuple[str, List[Tuple[bytes, int]]]]:
+    """The measured phases, in order: (name, pipelined chunks). SET EX
+    writes other keys than SET, so that it creates keys too."""
     keys = [b"key:%d" % i for i in range(n)]
-    return set_chunks(keys, VALUE32, CG_DEPTH), cmd_chunks(b"GET", keys, CG_DEPTH)
+    ex_keys = [b"exp:%d" % i for i in range(n)]
+    return [("SET", set_chunks(keys, VALUE32, CG_DEPTH)),
+            ("GET", cmd_chunks(b"GET", keys, CG_DEPTH)),
+            ("SET EX", [(b"".join(encode(b"SET", k, VALUE32, b"EX", b"100")
+                                  for k in ex_keys[i:i + CG_DEPTH]),
+                         len(ex_keys[i:i + CG_DEPTH]))
+                        for i in range(0, n, CG_DEPTH)])]
 
 
 def _run_phase(srv: Server, chunks: List[Tuple[bytes, int]]) -> float:
@@ -302,82 +373,86 @@ def _run_phase(srv: Server, chunks: List[Tuple[bytes, int]]) -> float:
 
 
 def callgrind(cfg: Config, res: Results) -> None:
-    """Workload 3: user-space instructions (callgrind Ir) per pipelined SET
-    and GET (depth 16, N distinct keys, 32-byte values) on each server.
+    """Workload 3: user-space instructions (callgrind Ir) per pipelined SET,
+    GET and SET EX (depth 16, N distinct keys, 32-byte values, EX 100) on
+    each server.
 
     With callgrind_control: zero the counters once the server is up, dump
-    after 1 s idle (the idle rate), after the SETs and after the GETs; a
-    phase's Ir minus idle rate x its duration, over N. Without it: three
-    runs (idle, SETs, SETs + GETs) and differences of their totals."""
+    after 1 s idle (the idle rate) and after each phase; a phase's Ir
+    minus idle rate x its duration, over N. Without it: one run per prefix
+    of the phases (idle; SET; SET + GET; ...) and differences of their
+    totals."""
     if not cfg.valgrind:
         res.failures.append(f"{W3}: valgrind not found, skipped")
         return
     n = 10_000 if cfg.quick else 100_000
     idle = 0.5 if cfg.quick else 1.0
-    sets, gets = _cg_phases(n)
+    phases = _cg_phases(n)
     res.params["callgrind_requests_per_phase"] = n
     res.params["callgrind_pipeline_depth"] = CG_DEPTH
     use_control = bool(cfg.callgrind_control)
-    w = f"{W3} ({n:,} SET + {n:,} GET, -P {CG_DEPTH})"
+    w = f"{W3} ({n:,} each of SET, GET, SET EX; -P {CG_DEPTH})"
     for rnd in range(cfg.rounds):
         for kind in KINDS:
             progress(f"round {rnd + 1}/{cfg.rounds} {W3} -> {LABEL[kind]}"
-                     f"{'' if use_control else ' (three runs)'}")
+                     f"{'' if use_control else ' (one run per phase)'}")
             if use_control:
                 try:
-                    per_set, per_get, idle_rate = _cg_with_control(cfg, kind, rnd, sets,
-                                                                   gets, n, idle)
+                    per, idle_rate = _cg_with_control(cfg, kind, rnd, phases, n, idle)
                     res.params["callgrind_method"] = "callgrind_control zero/dump"
                 except BenchError as e:
                     progress(f"  callgrind_control did not work ({e}); "
-                             "falling back to three runs")
+                             "falling back to one run per phase")
                     use_control = False
             if not use_control:
-                per_set, per_get, idle_rate = _cg_three_runs(cfg, kind, rnd, sets, gets, n)
-                res.params["callgrind_method"] = "three runs: idle, SET, SET+GET"
-            progress(f"  {LABEL[kind]}: {per_set:,.0f} Ir/SET, {per_get:,.0f} Ir/GET")
-            res.add(w, "instructions per SET", "Ir", "lower", kind, rnd, per_set)
-            res.add(w, "instructions per GET", "Ir", "lower", kind, rnd, per_get)
+                per, idle_rate = _cg_runs(cfg, kind, rnd, phases, n)
+                res.params["callgrind_method"] = "one run per prefix of the phases"
+            progress(f"  {LABEL[kind]}: " + ", ".join(f"{v:,.0f} Ir/{name}"
+                                                      for name, v in per.items()))
+            for name, v in per.items():
+                res.add(w, f"instructions per {name}", "Ir", "lower", kind, rnd, v)
             if idle_rate is not None:
                 res.add(w, "idle instructions per second (subtracted)", "Ir/s",
                         "lower", kind, rnd, idle_rate)
 
 
-def _cg_with_control(cfg: Config, kind: str, rnd: int, sets, gets, n: int,
-                     idle: float) -> Tuple[float, float, Optional[float]]:
+def _cg_with_control(cfg: Config, kind: str, rnd: int,
+                     phases: List[Tuple[str, List[Tuple[bytes, int]]]], n: int,
+                     idle: float) -> Tuple[Dict[str, float], Optional[float]]:
     cg = _Callgrind(cfg, kind, f"round{rnd + 1}")
+    took = []
     try:
         cg.control("-z")
         t = time.monotonic()
         time.sleep(idle)
         cg.control("-d")
         t_idle = time.monotonic() - t
-        t_set = _run_phase(cg.srv, sets)
-        cg.control("-d")
-        t_get = _run_phase(cg.srv, gets)
-        cg.control("-d")
+        for _, chunks in phases:
+            took.append(_run_phase(cg.srv, chunks))
+            cg.control("-d")
     finally:
         cg.stop()
     rate = cg.dumped(1) / t_idle
-    per_set = (cg.dumped(2) - rate * t_set) / n
-    per_get = (cg.dumped(3) - rate * t_get) / n
-    cg.rename(["idle", "set", "get"])
-    return per_set, per_get, rate
+    per = {name: (cg.dumped(i + 2) - rate * took[i]) / n
+           for i, (name, _) in enumerate(phases)}
+    cg.rename(["idle"] + [name.lower().replace(" ", "") for name, _ in phases])
+    return per, rate
 
 
-def _cg_three_runs(cfg: Config, kind: str, rnd: int, sets, gets,
-                   n: int) -> Tuple[float, float, Optional[float]]:
+def _cg_runs(cfg: Config, kind: str, rnd: int,
+             phases: List[Tuple[str, List[Tuple[bytes, int]]]],
+             n: int) -> Tuple[Dict[str, float], Optional[float]]:
     totals = []
-    for name, phases in (("idle-run", []), ("set-run", [sets]),
-                         ("set-get-run", [sets, gets])):
-        cg = _Callgrind(cfg, kind, f"round{rnd + 1}.{name}")
+    for upto in range(len(phases) + 1):
+        cg = _Callgrind(cfg, kind, f"round{rnd + 1}.run{upto}")
         try:
-            for p in phases:
-                _run_phase(cg.srv, p)
+            for _, chunks in phases[:upto]:
+                _run_phase(cg.srv, chunks)
         finally:
             totals.append(cg.stop())
         cg.rename([])
-    return (totals[1] - totals[0]) / n, (totals[2] - totals[1]) / n, None
+    return {name: (totals[i + 1] - totals[i]) / n
+            for i, (name, _) in enumerate(phases)}, None
 
 
 # ---- 4. Python, one process ---------------------------------------------------
@@ -790,10 +865,295 @@ def _verdict(res: Results, w: str, name: str, kind: str, rnd: int, rate: float,
     progress(f"  {rate:,.0f} jobs/s, exactly once: {verdict}")
 
 
+# ---- 6. Eviction quality ---------------------------------------------------------
+
+W6 = "6 eviction quality"
+ZIPF_S = 0.99                       # the Zipf exponent of the key popularity
+EVICT_SHARE = 0.10                  # maxmemory: this share of the dataset
+EVICT_BATCH = 100                   # GETs a pipeline (then SETs for the misses)
+EVICT_RATE = 300_000                # requests a second, the same for both servers
+EVICT_POLICIES = ("allkeys-lru", "allkeys-lfu")
+EVICT_MIXED = "half the keys with a TTL"     # a row's keyspace variant
+# The runs: (policy, keyspace variant: "" for no TTLs, or EVICT_MIXED).
+EVICT_RUNS = (("allkeys-lru", ""), ("allkeys-lfu", ""), ("allkeys-lru", EVICT_MIXED))
+
+
+def zipf_requests(nkeys: int, count: int, seed: int) -> List[int]:
+    """count key numbers drawn from Zipf(ZIPF_S) over nkeys keys: rank r
+    has weight 1 / r^s, and a fixed random permutation maps the ranks to
+    key numbers (so the hot keys are not key:0, key:1, ...)."""
+    rng = random.Random(seed)
+    cum = list(itertools.accumulate(1.0 / r ** ZIPF_S for r in range(1, nkeys + 1)))
+    perm = list(range(nkeys))
+    rng.shuffle(perm)
+    return [perm[r] for r in rng.choices(range(nkeys), cum_weights=cum, k=count)]
+
+
+def _evict_budget(s: Server, loads: List[Tuple[bytes, int]], nkeys: int) -> Tuple[int, float]:
+    """Size maxmemory in s's own terms: the used_memory of s holding
+    EVICT_SHARE of the keys (the first ones, loaded into the empty server
+    EVICT_BATCH a pipeline through one connection, as the run sends them,
+    and read through it, so that its buffers count as in the run; then
+    flushed). Return (that maxmemory, used_memory per key held)."""
+    want = int(nkeys * EVICT_SHARE)
+    with s.conn() as c:
+        c.call(b"CONFIG", b"SET", b"maxmemory", b"0")
+        c.call(b"FLUSHALL")
+        base = _used_memory(c)
+        if c.pipeline(loads[:want // EVICT_BATCH]) or c.call(b"DBSIZE") != want:
+            raise BenchError(f"{LABEL[s.kind]}: loading {want} keys failed")
+        time.sleep(0.5)                 # idle time ends a table's resize
+        used = _used_memory(c)
+        c.call(b"FLUSHALL")
+    return used, (used - base) / want
+
+
+def _used_memory(c: RawConn) -> int:
+    """used_memory from INFO memory, through c."""
+    text = c.call(b"INFO", b"memory").decode()
+    return int(re.search(r"^used_memory:(\d+)", text, re.M).group(1))
+
+
+def _zipf_run(s: Server, reqs: Sequence[int], warm: int, gets: Sequence[bytes],
+              sets: Sequence[bytes],
+              calibrate: Callable[[RawConn], None]) -> Tuple[float, int, float]:
+    """Play reqs against s at EVICT_RATE requests a second at most: GET
+    each key, and SET it (32-byte value) when the GET missed, EVICT_BATCH
+    GETs a pipeline; calibrate(conn) is called halfway through the first
+    warm requests. Return (hit ratio over the requests after the first
+    warm ones, error replies to the SETs, requests a second achieved).
+
+    The rate is fixed because LRU's clock counts seconds: a server that
+    went through the same requests in less time would see more of them
+    per tick of the clock, and choose worse, for being faster."""
+    hits = errors = 0
+    half = warm // 2 // EVICT_BATCH * EVICT_BATCH
+    with s.conn() as c:
+        t0 = time.monotonic()
+        for i in range(0, len(reqs), EVICT_BATCH):
+            if i == half:
+                calibrate(c)
+            ahead = t0 + i / EVICT_RATE - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+            batch = reqs[i:i + EVICT_BATCH]
+            c.sock.sendall(b"".join([gets[k] for k in batch]))
+            got = c.bulk_hits(len(batch))
+            miss = [k for k, hit in zip(batch, got) if not hit]
+            if miss:
+                c.sock.sendall(b"".join([sets[k] for k in miss]))
+                errors += c.skip_replies(len(miss))
+            if i >= warm:
+                hits += len(batch) - len(miss)
+        rate = len(reqs) / (time.monotonic() - t0)
+    return hits / (len(reqs) - warm), errors, rate
+
+
+def eviction(cfg: Config, res: Results) -> None:
+    """Workload 6: the hit ratio of a cache under maxmemory. N keys, Zipf
+    popularity; each request GETs a key and SETs it (32-byte value) on a
+    miss. maxmemory is what each server itself uses to hold EVICT_SHARE of
+    the keys, so both hold about as many keys and the policies are
+    compared; a second run of ours under redis's maxmemory bytes shows
+    what the smaller keys buy. The same request sequence everywhere."""
+    nkeys = 200_000 if cfg.quick else 1_000_000
+    count = nkeys                       # warm-up requests, then as many measured
+    names = [b"key:%d" % i for i in range(nkeys)]
+    gets = [b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(k), k) for k in names]
+    plain = [b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$32\r\n%s\r\n" % (len(k), k, VALUE32)
+             for k in names]
+    # The odd keys with a TTL (long: none expires), the even ones without:
+    # the allkeys policies then draw on both of our tables.
+    ttl = b"$2\r\nEX\r\n$6\r\n100000\r\n"
+    mixed = [c if i % 2 == 0 else b"*5" + c[2:] + ttl for i, c in enumerate(plain)]
+    variants = {"": plain, EVICT_MIXED: mixed}
+    loads = {v: [(b"".join(sets[i:i + EVICT_BATCH]), len(sets[i:i + EVICT_BATCH]))
+                 for i in range(0, nkeys, EVICT_BATCH)] for v, sets in variants.items()}
+    progress(f"{W6}: drawing {2 * count:,} Zipf({ZIPF_S}) requests over {nkeys:,} keys")
+    reqs = zipf_requests(nkeys, 2 * count, seed=6)
+    res.params["eviction_keys"] = nkeys
+    res.params["eviction_requests"] = {"warm_up": count, "measured": count,
+                                       "paced_at_per_s": EVICT_RATE}
+    res.params["eviction_sizing"] = (
+        f"maxmemory starts at the server's used_memory holding {EVICT_SHARE:.0%} of the "
+        f"keys ({int(nkeys * EVICT_SHARE):,} keys key:0.., loaded into the empty server "
+        f"{EVICT_BATCH} a pipeline through the connection that then reads INFO), and "
+        "halfway through the warm-up it is corrected by (that many keys - DBSIZE) x "
+        "used_memory per key, so that each server holds the same number of keys; the "
+        "same-bytes rows give ours redis-server's final maxmemory")
+    w = f"{W6} (Zipf {ZIPF_S}, {nkeys:,} keys, maxmemory: {EVICT_SHARE:.0%} of the keys)"
+
+    def run(s: Server, policy: str, sets: Sequence[bytes], budget: int,
+            per_key: Optional[float], rnd: int, label: str) -> int:
+        """One run of the requests; with per_key, maxmemory is calibrated
+        halfway through the warm-up so that s holds EVICT_SHARE of the
+        keys. Returns the maxmemory in force at the end."""
+        kind = s.kind
+        final = budget
+
+        def calibrate(c: RawConn) -> None:
+            nonlocal final
+            if per_key is None:
+                return
+            held = c.call(b"DBSIZE")
+            final = budget + int((int(nkeys * EVICT_SHARE) - held) * per_key)
+            c.call(b"CONFIG", b"SET", b"maxmemory", str(final).encode())
+
+        with s.conn() as c:
+            c.call(b"FLUSHALL")
+        s.config_set(b"maxmemory", b"0", b"maxmemory-policy", policy.encode(),
+                     b"maxmemory", str(budget).encode())
+        cpu0 = s.cpu()
+        ratio, errors, rate = _zipf_run(s, reqs, count, gets, sets, calibrate)
+        cpu = s.cpu() - cpu0
+        if errors:
+            raise BenchError(f"{LABEL[kind]} {policy}: {errors} SETs refused")
+        with s.conn() as c:
+            held = c.call(b"DBSIZE")
+        used = int(s.info()["used_memory"])
+        rss = s.rss()
+        res.add(w, f"hit ratio, {label}", "%", "higher", kind, rnd, 100 * ratio)
+        res.add(w, f"keys held at the end, {label}", "keys", "higher", kind, rnd, held)
+        res.add(w, f"RSS at the end, {label}", "MB", "lower", kind, rnd, rss / 1e6)
+        res.add(w, f"used_memory / maxmemory at the end, {label}", "%", "lower", kind,
+                rnd, 100 * used / final)
+        res.add(w, f"server CPU per request, {label}", "us", "lower", kind, rnd,
+                1e6 * cpu / len(reqs))
+        res.add(w, f"requests a second (paced at {EVICT_RATE:,} at most), {label}",
+                "req/s", "higher", kind, rnd, rate)
+        progress(f"  {100 * ratio:.2f}% hits, {held:,} keys held, maxmemory {final:,}, "
+                 f"RSS {rss / 1e6:.1f} MB")
+        return final
+
+    for rnd in range(cfg.rounds):
+        servers = {k: Server(cfg, k, tag=f"-ev{rnd}") for k in KINDS}
+        try:
+            for policy, variant in EVICT_RUNS:
+                label = f"{policy}, {variant}" if variant else policy
+                final = {}
+                for kind, s in servers.items():
+                    budget, per_key = _evict_budget(s, loads[variant], nkeys)
+                    progress(f"round {rnd + 1}/{cfg.rounds} {W6}: {label} -> {LABEL[kind]}")
+                    final[kind] = run(s, policy, variants[variant], budget, per_key, rnd,
+                                      label)
+                    res.add(w, f"maxmemory, {label}", "MB", "lower", kind, rnd,
+                            final[kind] / 1e6)
+                if variant:
+                    continue
+                progress(f"round {rnd + 1}/{cfg.rounds} {W6}: {label}, redis-server's "
+                         f"maxmemory -> {LABEL[OURS]}")
+                same = f"{label}, same maxmemory bytes (redis-server's)"
+                run(servers[OURS], policy, variants[variant], final[REDIS], None, rnd, same)
+                res.find(w, f"hit ratio, {same}").redis = list(
+                    res.find(w, f"hit ratio, {label}").redis)
+        finally:
+            for s in servers.values():
+                s.stop()
+
+
+# ---- 7. Active expiry -----------------------------------------------------------
+
+W7 = "7 active expiry"
+PXAT_MARK = b"9999999999999"        # stands for the keys' expire time while encoding
+
+
+def _expire_all(cfg: Config, kind: str, rnd: int, loads: List[Tuple[bytes, int]],
+                nkeys: int, lead: float) -> Optional[Tuple[float, int, float, float, int,
+                                                        int, int]]:
+    """One measurement of workload 7 on a fresh server: load the keys to
+    expire lead seconds after the load starts, then watch them go. Returns
+    (CPU s, cycle ms, s to 99% gone, s to all gone, RSS empty, loaded,
+    2 s after), or None if the load itself took past the expire time."""
+    with Server(cfg, kind, tag=f"-exp{rnd}") as s:
+        time.sleep(0.2)
+        rss0 = s.rss()
+        start = time.time()
+        when = int((start + lead) * 1000)
+        mark = b"%d" % when
+        with s.conn() as c:
+            if c.pipeline((p.replace(PXAT_MARK, mark), n) for p, n in loads):
+                raise BenchError(f"{LABEL[kind]}: loading failed")
+            if time.time() * 1000 >= when:
+                return None
+            rss1 = s.rss()
+            time.sleep(when / 1000 - time.time())
+            cpu0, t0 = s.cpu(), time.monotonic()
+            cycle0 = int(s.info("stats")["expire_cycle_cpu_milliseconds"])
+            t99 = None
+            while True:
+                left = c.call(b"DBSIZE")
+                now = time.monotonic() - t0
+                if t99 is None and left <= nkeys // 100:
+                    t99 = now
+                if left == 0 or now > 60:
+                    break
+                time.sleep(0.1)
+            cpu = s.cpu() - cpu0
+            if left:
+                raise BenchError(f"{LABEL[kind]}: {left} keys left after 60 s")
+            cycle_ms = int(s.info("stats")["expire_cycle_cpu_milliseconds"]) - cycle0
+            time.sleep(2.0)
+            return cpu, cycle_ms, t99, now, rss0, rss1, s.rss()
+
+
+def active_expiry(cfg: Config, res: Results) -> None:
+    """Workload 7: N keys (32-byte values) that all expire at the same
+    instant T, loaded well before it, and nobody touching them: the server
+    CPU time (utime + stime from /proc/PID/stat) from T until the last key
+    is gone, how long that took, and the RSS. One server at a time, so the
+    two do not compete for the CPUs while they reclaim."""
+    nkeys = 200_000 if cfg.quick else 1_000_000
+    lead = 3.0 if cfg.quick else 6.0    # seconds from the load's start to T
+    keys = [b"key:%d" % i for i in range(nkeys)]
+    loads = [(b"".join(encode(b"SET", k, VALUE32, b"PXAT", PXAT_MARK)
+                       for k in keys[i:i + 10_000]), len(keys[i:i + 10_000]))
+             for i in range(0, nkeys, 10_000)]
+    res.params["active_expiry_keys"] = nkeys
+    res.params["active_expiry_method"] = (
+        f"SET key value PXAT T for all keys, T = the load's start + {lead:g} s (again "
+        f"with {3 * lead:g} s if the load took longer); CPU from /proc/PID/stat between "
+        "T and DBSIZE 0 (polled every 100 ms)")
+    w = f"{W7} ({nkeys:,} keys, all expiring at once, untouched)"
+    for rnd in range(cfg.rounds):
+        for kind in KINDS:
+            got = None
+            for attempt_lead in (lead, 3 * lead):
+                progress(f"round {rnd + 1}/{cfg.rounds} {W7}: load {nkeys:,} keys, "
+                         f"expiring in {attempt_lead:g} s -> {LABEL[kind]}")
+                got = _expire_all(cfg, kind, rnd, loads, nkeys, attempt_lead)
+                if got is not None:
+                    break
+                progress(f"  the load went past the keys' expire time (a busy "
+                         f"machine?): again with {3 * lead:g} s")
+            if got is None:
+                raise BenchError(f"{LABEL[kind]}: loading {nkeys:,} keys took over "
+                                 f"{3 * lead:g} s")
+            cpu, cycle_ms, t99, now, rss0, rss1, rss2 = got
+            res.add(w, "server CPU from the expire time to the last key gone", "ms",
+                    "lower", kind, rnd, 1000 * cpu)
+            res.add(w, "time in the expiry cycle, the same span (INFO "
+                    "expire_cycle_cpu_milliseconds)", "ms", "lower", kind, rnd, cycle_ms)
+            res.add(w, "seconds from the expire time to 99% gone", "s", "lower", kind,
+                    rnd, t99)
+            res.add(w, "seconds from the expire time to all gone", "s", "lower", kind,
+                    rnd, now)
+            res.add(w, "RSS loaded, over empty", "MB", "lower", kind, rnd,
+                    (rss1 - rss0) / 1e6)
+            res.add(w, "share of the growth returned 2 s after the last key", "%",
+                    "higher", kind, rnd, 100 * (rss1 - rss2) / (rss1 - rss0))
+            res.row(w, "share of the growth returned 2 s after the last key", "%",
+                    "higher").no_ratio = True
+            progress(f"  {1000 * cpu:.0f} ms CPU, 99% gone after {t99:.2f} s, all after "
+                     f"{now:.2f} s; RSS {rss0 / 1e6:.1f} -> {rss1 / 1e6:.1f} -> "
+                     f"{rss2 / 1e6:.1f} MB")
+
+
 WORKLOADS = {
     "1": ("redis-benchmark", redis_benchmark),
     "2": ("memory", memory),
     "3": ("callgrind", callgrind),
     "4": ("python", python_clients),
     "5": ("jobs", job_queue),
+    "6": ("eviction", eviction),
+    "7": ("expiry", active_expiry),
 }

@@ -841,8 +841,10 @@ cmd_memory_help(struct client *c)
 static void
 flush_generic(struct client *c)
 {
-	if (c->argc > 2 || (c->argc == 2 && !arg_is(&c->argv[1], "sync") &&
-	    !arg_is(&c->argv[1], "async"))) {
+	/* The option is read as a C string, as Redis reads it. */
+	if (c->argc > 2 || (c->argc == 2 &&
+	    !arg_is_word(&c->argv[1], "sync") &&
+	    !arg_is_word(&c->argv[1], "async"))) {
 		reply_syntax_error(c);
 		return;
 	}

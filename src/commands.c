@@ -273,6 +273,9 @@ command_rewrite(struct client *c, int argc, const char *const *words,
 	size_t off;
 	int i;
 
+	/* Nothing listens: no need for a replayable form. */
+	if (c->srv->propagate == NULL)
+		return;
 	c->prop_buf.len = 0;
 	for (i = 0; i < argc; i++)
 		resp_buf_append(&c->prop_buf, words[i], lens[i]);
@@ -490,7 +493,7 @@ command_dispatch(struct client *c)
 	/* Over maxmemory: evict first; a command that may add memory is
 	 * refused if nothing can go. */
 	if (srv->evictor.maxmemory != 0 &&
-	    evict_run(&srv->evictor, &srv->db, mem_used) == EVICT_FAIL &&
+	    server_evict(srv) == EVICT_FAIL &&
 	    (cmd->flags & CMD_DENYOOM)) {
 		command_refuse(c, cmd, off, "-OOM command not allowed when used "
 		    "memory > 'maxmemory'.");

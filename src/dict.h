@@ -132,7 +132,9 @@ void dict_foreach(dict *d, int (*fn)(const dict_entry *e, void *arg),
  * the scan is complete). Start with cursor 0. Every key present in one
  * of the dicts for the whole scan is reported at least once, even if the
  * tables grow or shrink meanwhile or the key moves between the dicts;
- * some may be reported twice. fn must not change the dicts.
+ * some may be reported twice. fn must not change the dicts. Any cursor
+ * value is valid (its low bits pick the position): a counting cursor
+ * walks the buckets in memory order, as the expiry cycle does.
  */
 size_t dict_scan(dict *const *ds, int n, size_t cursor,
     void (*fn)(const dict_entry *e, void *arg), void *arg);

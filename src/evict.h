@@ -3,11 +3,13 @@
  * maxmemory: before a command runs while used memory is over the limit,
  * keys are evicted by the maxmemory-policy, as Redis's evict.c does. The
  * LRU and LFU policies keep a pool of the 16 best candidates seen so far,
- * refilled each round from maxmemory-samples keys sampled from each
- * table the policy draws on (so the approximation improves with every
- * eviction); the random policies pick at random; volatile-ttl prefers
- * the keys closest to expiring; volatile-* never touch a key without a
- * TTL.
+ * refilled each round with maxmemory-samples keys sampled from a table
+ * the policy draws on, chosen by its share of the keys (so the
+ * approximation improves with every eviction and favours no table), and
+ * check a candidate's score again before evicting it (a key used since
+ * it was sampled is kept); the random policies pick at random;
+ * volatile-ttl prefers the keys closest to expiring; volatile-* never
+ * touch a key without a TTL.
  */
 #ifndef TMC_EVICT_H
 #define TMC_EVICT_H

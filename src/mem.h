@@ -18,6 +18,8 @@ void *mem_realloc(void *ptr, size_t size);     /* never returns NULL */
 void mem_free(void *ptr);                      /* NULL is fine */
 char *mem_strdup(const char *s);
 size_t mem_used(void);                         /* bytes currently allocated */
+/* Tune the allocator for a server (process-wide): no fastbins. */
+void mem_tune(void);
 size_t mem_usable(const void *ptr);            /* bytes ptr really costs */
 size_t mem_peak(void);                         /* highest mem_used() seen
                                                 * by calls to mem_peak */

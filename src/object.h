@@ -3,8 +3,8 @@
  * What a keyspace entry's meta word says about its value: the type
  * (TYPE's names), the encoding (OBJECT ENCODING's names, chosen as Redis
  * 7.0 chooses them), and the access clock that LRU and LFU eviction read:
- * 24 bits, either seconds (LRU) or 16 bits of minutes plus an 8-bit
- * logarithmic counter (LFU), as in Redis.
+ * 24 bits, either tenths of seconds (LRU) or 16 bits of minutes plus
+ * an 8-bit logarithmic counter (LFU), as in Redis.
  *
  *	bits 0-2 type | 3-6 encoding | 7 DICT_META_EXPIRE | 8-31 access clock
  */
@@ -84,7 +84,8 @@ void obj_free_value(int type, int enc, char *val, size_t vlen);
 
 /* ---- The access clock ---- */
 
-/* The LRU clock for now (wall-clock ms): seconds, wrapping at 24 bits. */
+/* The LRU clock for now (wall-clock ms): tenths of seconds, wrapping at
+ * 24 bits (19 days). */
 unsigned obj_lru_clock(long long now_ms);
 /* Milliseconds since a key with LRU clock lru was touched. */
 long long obj_lru_idle_ms(unsigned lru, long long now_ms);

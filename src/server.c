@@ -249,6 +249,35 @@ server_wake(event_loop *el, int fd, void *data, int mask)
 		event_stop(el);
 }
 
+/* Eviction owed after a call ran out of time: a slice every round of
+ * the loop (clients are served between slices) until under the limit
+ * (Redis's evictionTimeProc). */
+static long
+server_evict_timer(event_loop *el, long long id, void *data)
+{
+	struct server *srv = data;
+
+	(void)el;
+	(void)id;
+	srv->db.now = clock_wall_ms();
+	if (srv->evictor.maxmemory != 0 &&
+	    evict_run(&srv->evictor, &srv->db, mem_used) == EVICT_RUNNING)
+		return 0;
+	srv->evict_timer = -1;
+	return -1;
+}
+
+enum evict_result
+server_evict(struct server *srv)
+{
+	enum evict_result r = evict_run(&srv->evictor, &srv->db, mem_used);
+
+	if (r == EVICT_RUNNING && srv->evict_timer < 0)
+		srv->evict_timer = event_add_timer(srv->el, 0,
+		    server_evict_timer, srv);
+	return r;
+}
+
 /* The ms between cron runs: 1000 / hz, or the embedder's tick if it
  * wants to run more often. */
 static long
@@ -281,7 +310,7 @@ server_cron(event_loop *el, long long id, void *data)
 		    (int)srv->cfg.active_expire_effort, srv->hz);
 		if (srv->evictor.maxmemory != 0) {
 			srv->db.now = clock_wall_ms();
-			evict_run(&srv->evictor, &srv->db, mem_used);
+			server_evict(srv);
 		}
 		client_cron(srv, now);
 		db_cron(&srv->db, 1);
@@ -446,7 +475,7 @@ server_apply_setting(struct server *srv, enum setting_id id, char *err)
 			    "maxmemory-policy.", srv->evictor.maxmemory,
 			    mem_used());
 		srv->db.now = clock_wall_ms();
-		evict_run(&srv->evictor, &srv->db, mem_used);
+		server_evict(srv);
 		break;
 	default:
 		server_sync_settings(srv);
@@ -595,6 +624,7 @@ server_create(const struct server_config *cfg, char *err)
 	if (server_check_config(cfg, err) == -1)
 		return NULL;
 	commands_init();
+	mem_tune();
 
 	srv = mem_calloc(1, sizeof(*srv));
 	server_config_copy(&srv->cfg, cfg);
@@ -709,6 +739,7 @@ server_create(const struct server_config *cfg, char *err)
 	srv->start_ms = clock_wall_ms();
 	srv->start_mono_ms = srv->tick_last_ms = srv->cron_last_ms =
 	    clock_mono_ms();
+	srv->evict_timer = -1;
 	srv->cron_id = event_add_timer(srv->el, server_cron_ms(srv),
 	    server_cron, srv);
 	return srv;

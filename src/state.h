@@ -65,6 +65,8 @@ struct server {
 	volatile sig_atomic_t stop_requested; /* set by server_stop() */
 	int shutdown_asap;               /* SHUTDOWN ran: stop after writes */
 	long long cron_id;               /* the periodic timer */
+	long long evict_timer;           /* eviction going on between
+	                                  * rounds, or -1 */
 	long long tick_last_ms;          /* last cfg.tick call */
 	long long cron_last_ms;          /* last hz work (monotonic) */
 	long long clock_us;              /* wall clock when the last command
@@ -102,6 +104,10 @@ struct server {
  * limits, the event loop ...). 0, or -1 with Redis's reason in err
  * (SETTING_ERR_LEN) if it cannot take effect. */
 int server_apply_setting(struct server *srv, enum setting_id id, char *err);
+
+/* Evict under maxmemory (evict_run); if out of time, go on at every
+ * round of the loop until under the limit, as Redis does. */
+enum evict_result server_evict(struct server *srv);
 
 /* Reset the counters CONFIG RESETSTAT resets. */
 void server_reset_stats(struct server *srv);

@@ -381,7 +381,7 @@ test_clock(void)
 	db.now = 100000;
 	sset(&db, "a", 1, "v", 1);
 	k = db_find(&db, "a", 1, DB_NOTOUCH);
-	is_int(db_key_clock(k), 100, "LRU clock in seconds");
+	is_int(db_key_clock(k), 1000, "LRU clock in tenths of seconds");
 	db.now = 105000;
 	k = db_find(&db, "a", 1, DB_NOTOUCH);
 	is_int(obj_lru_idle_ms(db_key_clock(k), db.now), 5000,
