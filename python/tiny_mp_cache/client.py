@@ -8,7 +8,9 @@ Redis or Valkey server alike.
 from __future__ import annotations
 
 import math
+import select
 import socket
+import struct
 import time
 from decimal import Decimal
 from typing import (Any, Iterable, Iterator, List, Mapping, NoReturn,
@@ -173,13 +175,15 @@ class TinyCache:
     as the answer to a later command.
 
     Broken connections: ``get``, ``set``, ``delete``, ``keys``, ``len``,
-    ``get_many``, ``set_many``, ``expire``, ``ttl``, ``touch`` and each
-    SCAN of ``scan_iter`` are safe to repeat, so if the connection turns
-    out to be broken they reconnect and retry once. ``pop``,
-    ``pop_many``, ``add``, ``persist``, ``incr``, ``decr`` and
-    ``execute`` never retry after sending (a repeated GETDEL could lose a
-    job or hand it out twice, a repeated INCRBY would count twice, a
-    repeated SET NX or PERSIST would give the wrong answer): they raise
+    ``get_many``, ``set_many``, ``expire``, ``ttl``, ``touch``, ``llen``,
+    ``peek``, ``lrange`` and each SCAN of ``scan_iter`` are safe to
+    repeat, so if the connection turns out to be broken they reconnect
+    and retry once. ``pop``, ``pop_many``, ``add``, ``persist``,
+    ``incr``, ``decr``, ``push``, ``take``, ``take_nowait``,
+    ``take_many`` and ``execute`` never retry after sending (a repeated
+    GETDEL or LPOP could lose a job or hand it out twice, a repeated
+    INCRBY or RPUSH would count or add twice, a repeated SET NX or
+    PERSIST would give the wrong answer): they raise
     :class:`TinyCacheConnectionError` and the next call reconnects. A
     connection the server closed while idle (e.g. it restarted) is
     noticed before those send anything, so that case just reconnects;
@@ -187,6 +191,14 @@ class TinyCache:
     and a server that closes the connection sooner than that after its
     last reply makes them raise instead (a job is never lost and never
     handed out twice).
+
+    Lists (job queues): ``push`` appends to a list, ``take`` removes
+    from its head, waiting on the server for an item (BLPOP) without
+    polling; ``take_many``, ``take_nowait``, ``llen``, ``peek`` and
+    ``lrange`` complete them. A blocking ``take`` is never cut short by
+    ``timeout``: its reply is awaited for its own wait, plus a second
+    (Redis notices a wait is over up to 1/hz s late), plus ``timeout``.
+    :class:`tiny_mp_cache.Queue` wraps them as a ``queue.Queue``.
 
     Expiry: ``set(key, value, ttl=seconds)``, ``add``, ``expire``,
     ``persist`` and ``ttl``; an expired key is gone for every command at
@@ -541,6 +553,153 @@ class TinyCache:
             if cursor == "0":
                 return
 
+    # ---- Lists: job queues without polling ----
+    #
+    # A list is a key holding a sequence of values (Redis's list type):
+    # push appends at the tail, take removes from the head, so a list is a
+    # FIFO queue that any number of processes share. take waits on the
+    # server (BLPOP): a waiting client is woken by the push itself, with no
+    # polling. tiny_mp_cache.Queue builds on these.
+
+    def push(self, name: str, *values: Value) -> int:
+        """Append values to the tail of the list at name (RPUSH) and
+        return the list's new length.
+
+        A missing list is created. The values go in together and in order
+        (no other command runs in between); at least one is needed
+        (TypeError otherwise, before anything is sent). A waiting
+        :meth:`take` gets the first at once. A key holding a string
+        raises :class:`ReplyError` (``WRONGTYPE ...``).
+
+        Never retried after sending (a repeat would add the values twice):
+        a broken connection raises :class:`TinyCacheConnectionError`, and
+        whether they were added is unknown.
+        """
+        if not isinstance(name, str):
+            _bad_key(name)
+        if not values:
+            raise TypeError("push() needs at least one value")
+        for value in values:
+            if not isinstance(value, (bytes, bytearray, memoryview)):
+                raise TypeError(
+                    f"value must be bytes, not {type(value).__name__}")
+        reply: int = self._call(_NO_RETRY, b"RPUSH", name, *values)
+        return reply
+
+    def take(self, name: str, timeout: Optional[float] = None, *,
+             into: Optional[str] = None) -> Optional[bytes]:
+        """Remove and return the item at the head of the list at name,
+        waiting for one while the list is empty or missing (BLPOP).
+
+        ``timeout``: None (the default) waits as long as it takes; a
+        number > 0 waits up to that many seconds (rounded up to the
+        millisecond) and then returns None; 0 does not wait (LPOP).
+        Negative or NaN: :class:`ValueError`. Several clients waiting on
+        one list are served first come, first served, and each item goes
+        to exactly one of them. The client's own ``timeout=`` does not cut
+        the wait short: the reply is awaited for this ``timeout``, plus a
+        second of grace (Redis notices that a wait is over in its cron,
+        up to 1/hz s late), plus the client's ``timeout``.
+
+        ``into``: also move the item, atomically, to the tail of the list
+        ``into`` (BLMOVE name into LEFT RIGHT; LMOVE when not waiting), so
+        that it is never only in flight: a consumer that dies or loses its
+        connection leaves it there (see :class:`tiny_mp_cache.Queue`'s
+        reliable mode).
+
+        Never retried. A connection that breaks (or a reply that does not
+        come within the wait, the grace and the client's ``timeout``)
+        while waiting raises :class:`TinyCacheConnectionError` (or
+        :class:`TinyCacheTimeoutError`): the server may have taken an item
+        for this call, which is then lost (with ``into``: moved to
+        ``into``, not lost). An exception from a signal handler (Ctrl-C)
+        during the wait has the same effect. The connection is dropped
+        and the next call opens a new one.
+        """
+        if not isinstance(name, str):
+            _bad_key(name)
+        if into is not None and not isinstance(into, str):
+            _bad_key(into)
+        wait = _wait_seconds(timeout)
+        if into is None:
+            if wait == 0:
+                reply = self._call(_NO_RETRY, b"LPOP", name)
+                return cast(Optional[bytes], reply)
+            reply = self._blocking(wait, b"BLPOP", name, _wait_arg(wait))
+            return None if reply is None else cast(bytes, reply[1])
+        if wait == 0:
+            reply = self._call(_NO_RETRY, b"LMOVE", name, into, b"LEFT",
+                               b"RIGHT")
+            return cast(Optional[bytes], reply)
+        reply = self._blocking(wait, b"BLMOVE", name, into, b"LEFT",
+                               b"RIGHT", _wait_arg(wait))
+        return cast(Optional[bytes], reply)
+
+    def take_nowait(self, name: str, *,
+                    into: Optional[str] = None) -> Optional[bytes]:
+        """Remove and return the item at the head of the list at name, or
+        None if it is empty or missing, without waiting (LPOP; with
+        ``into``, LMOVE): ``take(name, 0, into=into)``."""
+        return self.take(name, 0, into=into)
+
+    def take_many(self, name: str, count: int,
+                  timeout: Optional[float] = None) -> List[bytes]:
+        """Remove and return up to count items from the head of the list
+        at name, in order, waiting while it is empty (BLMPOP ... COUNT).
+
+        Returns as soon as there is at least one item: all there are, up
+        to ``count`` (an int > 0), taken at one instant. ``timeout`` as in
+        :meth:`take`: None waits as long as it takes, a number > 0 that
+        many seconds, 0 not at all (LPOP name count); an empty list when
+        nothing came. Never retried, as :meth:`take`: a connection that
+        breaks while waiting may lose up to ``count`` items.
+        """
+        if not isinstance(name, str):
+            _bad_key(name)
+        if type(count) is not int:
+            raise TypeError(f"count must be an int, not {type(count).__name__}")
+        if count <= 0:
+            raise ValueError(f"count must be > 0, not {count}")
+        wait = _wait_seconds(timeout)
+        if wait == 0:
+            reply = self._call(_NO_RETRY, b"LPOP", name, _int64(count))
+            return [] if reply is None else cast(List[bytes], reply)
+        reply = self._blocking(wait, b"BLMPOP", _wait_arg(wait), 1, name,
+                               b"LEFT", b"COUNT", _int64(count))
+        return [] if reply is None else cast(List[bytes], reply[1])
+
+    def llen(self, name: str) -> int:
+        """Return the length of the list at name (LLEN); 0 if it does
+        not exist. Retried once after a broken connection."""
+        if not isinstance(name, str):
+            _bad_key(name)
+        reply: int = self._call(0, b"LLEN", name)
+        return reply
+
+    def peek(self, name: str, index: int = 0) -> Optional[bytes]:
+        """Return the item at index of the list at name without removing
+        it (LINDEX): 0 is the head (the next :meth:`take`), -1 the tail;
+        None past either end or when the list does not exist. Retried
+        once after a broken connection."""
+        if not isinstance(name, str):
+            _bad_key(name)
+        reply: Optional[bytes] = self._call(0, b"LINDEX", name,
+                                            _index_arg(index))
+        return reply
+
+    def lrange(self, name: str, start: int = 0,
+               stop: int = -1) -> List[bytes]:
+        """Return the items of the list at name from start to stop, both
+        included, without removing them (LRANGE, with Redis's indexes:
+        0 is the head, -1 the tail; the default is the whole list). An
+        empty list when the list does not exist or the range is empty.
+        Retried once after a broken connection."""
+        if not isinstance(name, str):
+            _bad_key(name)
+        reply: List[bytes] = self._call(0, b"LRANGE", name,
+                                        _index_arg(start), _index_arg(stop))
+        return reply
+
     # ---- Extras ----
 
     def ping(self) -> bool:
@@ -667,6 +826,102 @@ class TinyCache:
                 raise
             except BaseException as e2:
                 e = e2
+
+    def _blocking(self, wait: Optional[float], *args: Any) -> Any:
+        """Run a blocking command of take or take_many (BLPOP, BLMOVE,
+        BLMPOP) that waits on the server up to ``wait`` seconds (None: as
+        long as it takes) and return its reply. Never retried.
+
+        The reply is awaited for the wait, _WAIT_GRACE and the client's
+        timeout: the connection's limit is raised for this one command,
+        under the lock, and set back after it. A failure after sending is
+        raised saying what the server may have done for the call, and the
+        connection is dropped.
+        """
+        timeout = self._timeout
+        if timeout is None:
+            # No limit to raise: the fast path of a command that is never
+            # sent twice.
+            try:
+                return self._conn.command(_NO_RETRY, *args)
+            except BaseException as e:
+                if e.__class__ is ReplyError:
+                    self._reply_error(cast(ReplyError, e))
+                if not isinstance(e, (_Stale, _Forked)):
+                    self._blocking_failed(e, None, args)
+                # Not connected, or the connection is the parent's:
+                # nothing was sent; the slow path connects.
+        limit = None if wait is None or timeout is None else \
+            wait + _WAIT_GRACE + timeout
+        if self._conn.forked:
+            self._after_fork()
+        failure: Optional[BaseException] = None
+        reply: Any = None
+        with self._lock:
+            if self._conn.fd < 0 or _closed_while_idle(
+                    cast(socket.socket, self._sock)):
+                self._drop()
+                self._connect()         # raises with nothing sent
+            if limit != timeout:
+                self._set_limit(limit)
+            try:
+                reply = self._conn.command(_ONCE | _LOCKED, *args)
+            except BaseException as e:
+                failure = e
+            if self._conn.fd < 0:
+                self._drop()
+            elif limit != timeout:
+                self._set_limit(timeout)
+        if failure is None:
+            return reply
+        if failure.__class__ is ReplyError:
+            self._reply_error(cast(ReplyError, failure))
+        self._blocking_failed(failure, limit, args)
+
+    def _set_limit(self, limit: Optional[float]) -> None:
+        """Set the open connection's limit on each wait (None: none) by
+        attaching its socket again. Caller holds the lock; no reply is
+        pending. A failure drops the connection (nothing was sent)."""
+        sock = cast(socket.socket, self._sock)
+        try:
+            if limit is None:
+                # attach() leaves the socket's limits alone for None.
+                off = bytes(struct.calcsize("ll"))
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, off)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, off)
+            self._conn.attach(sock, limit)
+        except OSError as e:
+            self._drop()
+            raise TinyCacheConnectionError(
+                f"connection to {self._display} failed: {e}") from None
+
+    def _blocking_failed(self, e: BaseException, limit: Optional[float],
+                         args: Tuple[Any, ...]) -> NoReturn:
+        """Raise the failure e of the blocking command args after it was
+        sent, as ours, saying what the server may have done; the
+        connection is broken and is dropped (unless another thread holds
+        the lock: then the next command drops it)."""
+        if self._sock is not None and not self._conn.forked and \
+                self._lock.acquire(False):
+            try:
+                if self._conn.fd < 0:
+                    self._drop()
+            finally:
+                self._lock.release()
+        what, lost = _blocking_effect(args)
+        if isinstance(e, TimeoutError):
+            raise TinyCacheTimeoutError(
+                f"no reply from {self._display} within {limit} s (the "
+                f"wait, {_WAIT_GRACE:g} s of grace and the client's "
+                f"timeout) to {what}: {lost}; the connection is dropped"
+            ) from None
+        if isinstance(e, _NativeProtocolError):
+            raise ProtocolError(f"{self._display}: {e}") from None
+        if isinstance(e, OSError):
+            raise TinyCacheConnectionError(
+                f"connection to {self._display} broke during {what}, "
+                f"which is never retried: {lost} ({e})") from None
+        raise e
 
     def _reply_error(self, reply: ReplyError) -> NoReturn:
         """Raise an error reply, after what it asks for."""
@@ -845,3 +1100,76 @@ def _int64(n: int) -> Union[int, bytes]:
     """n as the codec sends it: an int within 64 bits, else its decimal
     digits, for the server to refuse in its own words."""
     return n if _INT64_MIN <= n <= _INT64_MAX else str(n).encode()
+
+
+# Longest wait a blocking command is sent with (over three years): a
+# longer one waits as long as it takes, as Redis refuses a timeout whose
+# deadline would overflow.
+_WAIT_MAX = 1e8
+
+# What a blocking command's reply may take beyond its wait, besides the
+# client's timeout: Redis notices that a blocked client's wait is over in
+# its cron, up to 1/hz s late (hz is at least 1).
+_WAIT_GRACE = 1.0
+
+
+def _wait_seconds(timeout: object) -> Optional[float]:
+    """A blocking call's timeout, checked: None (wait as long as it
+    takes) for None or a wait longer than _WAIT_MAX, else the seconds as
+    a float >= 0 (0: do not wait). TypeError for anything but None, an
+    int or a float (a bool is not a number here); ValueError when it is
+    negative or NaN."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError("timeout must be None or a number of seconds, not "
+                        f"{type(timeout).__name__}")
+    try:
+        seconds = float(timeout)
+    except OverflowError:
+        return None
+    if not seconds >= 0:
+        raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
+    return None if seconds > _WAIT_MAX else seconds
+
+
+def _wait_arg(wait: Optional[float]) -> bytes:
+    """A blocking command's timeout argument: seconds with three decimals,
+    rounded up to the millisecond and at least 1 ms (a float counts as
+    the decimal it prints as); b"0" (wait as long as it takes) for None."""
+    if wait is None:
+        return b"0"
+    ms = max(1, math.ceil(Decimal(float.__repr__(wait)) * 1000))
+    return b"%d.%03d" % divmod(ms, 1000)
+
+
+def _index_arg(index: object) -> Union[int, bytes]:
+    """A list index as a command argument (see _int64); TypeError for
+    anything but an int (a bool is not one here)."""
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise TypeError(f"index must be an int, not {type(index).__name__}")
+    return _int64(int(index))
+
+
+def _blocking_effect(args: Tuple[Any, ...]) -> Tuple[str, str]:
+    """What a blocking command of take or take_many is, for an error
+    message, and what the server may have done for it if its reply was
+    never read."""
+    if args[0] == b"BLMOVE":
+        return (f"a take from {args[1]!r} into {args[2]!r} (BLMOVE)",
+                f"an item may have been moved to {args[2]!r} for it "
+                "(not lost)")
+    if args[0] == b"BLMPOP":
+        return (f"a take of up to {args[-1]} items from {args[3]!r} "
+                "(BLMPOP)", f"the server may have taken up to {args[-1]} "
+                "items for it, which are lost")
+    return (f"a take from {args[1]!r} (BLPOP)",
+            "the server may have taken an item for it, which is lost")
+
+
+def _closed_while_idle(sock: socket.socket) -> bool:
+    """Say whether the server closed (or wrote on) a connection that
+    awaits no reply: it is readable."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))

@@ -292,10 +292,15 @@ def test_volatile_ttl_takes_the_nearest_expiry() -> None:
 
 # ---- Lowering the limit ----
 
+SLACK = 4096
+
+
 def _lower_limit(srv: Any, nkeys: int) -> Dict[str, Any]:
     """Load nkeys without a limit, set maxmemory to half the use (policy
     allkeys-lru): the CONFIG SET reply, and the seconds until used_memory
-    is under the new limit (INFO polled every 20 ms)."""
+    is under the new limit (INFO polled every 20 ms; the INFO that
+    measures may itself push the use a few bytes over, on either server,
+    so within SLACK bytes of the limit counts as under)."""
     s = srv.connect(unix=True, timeout=60)
     call(s, "CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
     call(s, "CONFIG", "SET", "maxmemory", 0)
@@ -303,7 +308,7 @@ def _lower_limit(srv: Any, nkeys: int) -> Dict[str, Any]:
     limit = used(s) // 2
     t = time.monotonic()
     reply = call(s, "CONFIG", "SET", "maxmemory", limit)
-    while used(s) > limit and time.monotonic() - t < 10:
+    while used(s) > limit + SLACK and time.monotonic() - t < 10:
         time.sleep(0.02)
     took = time.monotonic() - t
     out = {"reply": reply, "seconds": took, "over": used(s) - limit,
@@ -321,9 +326,7 @@ def test_config_set_maxmemory_below_use_evicts_at_once() -> None:
         for srv in (ours, ref):
             got = _lower_limit(srv, n)
             assert got["reply"] == "OK", (srv.name, got)
-            # The INFO that measures the use may itself push it a few
-            # bytes over (its reply buffer), on either server.
-            assert got["over"] <= 4096, (srv.name, got)
+            assert got["over"] <= SLACK, (srv.name, got)
             assert got["seconds"] <= (10 if VALGRIND else 1.0), (srv.name, got)
             assert got["evicted"] >= n // 3 and got["left"] + got["evicted"] == n, \
                 (srv.name, got)

@@ -5,51 +5,18 @@
 
 import multiprocessing as mp
 import os
-import subprocess
 import time
 
 import pytest
 
-from tmcpy import free_port, need_tool
+import tmcpy
 from tiny_mp_cache import ReplyError, TinyCache
 
 
 @pytest.fixture(scope="module")
 def redis_server():
-    exe = need_tool("redis-server", "REDIS_SERVER")
-    import tempfile
-    tmp = tempfile.mkdtemp(prefix="tmc-redis-")
-    sock = os.path.join(tmp, "redis.sock")
-    for _attempt in range(5):
-        port = free_port()
-        proc = subprocess.Popen(
-            [exe, "--port", str(port), "--bind", "127.0.0.1",
-             "--unixsocket", sock, "--unixsocketperm", "700",
-             "--save", "", "--appendonly", "no", "--dir", tmp,
-             "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            with TinyCache(f"127.0.0.1:{port}", connect_timeout=10) as c:
-                if c.ping():
-                    break
-        except ConnectionError:
-            proc.kill()
-            proc.wait(10)
-            proc.stderr.close()
-    else:
-        pytest.fail("could not start redis-server")
-    yield {"port": port, "address": f"127.0.0.1:{port}",
-           "unix": f"unix://{sock}"}
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-    proc.stderr.close()
-    for name in os.listdir(tmp):
-        os.unlink(os.path.join(tmp, name))
-    os.rmdir(tmp)
+    with tmcpy.redis_server() as srv:
+        yield srv
 
 
 @pytest.fixture(params=["address", "unix"])

@@ -10,15 +10,13 @@ of the write, and gone after 1 s."""
 
 import math
 import os
-import subprocess
-import tempfile
 import threading
 import time
 from typing import Any, Callable, Iterator, List
 
 import pytest
 
-from tmcpy import FakeServer, free_port, need_tool
+from tmcpy import FakeServer, free_port, redis_server
 from tiny_mp_cache import (ReplyError, TinyCache, TinyCacheConnectionError,
                            spawn)
 
@@ -29,41 +27,6 @@ INT64_MIN = -(1 << 63)
 # ---- Servers: ours on each backend and a real redis-server, one per
 # module each (flushed before every test) ----
 
-def start_redis() -> Iterator[str]:
-    """A redis-server on a free port; yields its address."""
-    exe = need_tool("redis-server", "REDIS_SERVER")
-    tmp = tempfile.mkdtemp(prefix="tmc-redis-")
-    proc = None
-    for _attempt in range(5):
-        port = free_port()
-        proc = subprocess.Popen(
-            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", tmp, "--daemonize", "no",
-             "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            with TinyCache(f"127.0.0.1:{port}", connect_timeout=10) as c:
-                if c.ping():
-                    break
-        except ConnectionError:
-            proc.kill()
-            proc.wait(10)
-    else:
-        pytest.fail("could not start redis-server")
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        for name in os.listdir(tmp):
-            os.unlink(os.path.join(tmp, name))
-        os.rmdir(tmp)
-
-
 BACKENDS = os.environ.get("TMC_BACKENDS", "epoll select").split() or ["select"]
 
 
@@ -71,7 +34,8 @@ BACKENDS = os.environ.get("TMC_BACKENDS", "epoll select").split() or ["select"]
 def target(request: Any) -> Iterator[str]:
     """The address of a server: ours on an event backend, or Redis."""
     if request.param == "redis":
-        yield from start_redis()
+        with redis_server() as ref:
+            yield ref["address"]
         return
     with spawn(event_backend=request.param, loglevel="warning") as srv:
         yield srv.address

@@ -2,11 +2,13 @@
 # Helpers for the tiny_mp_cache tests: free ports, scripted fake servers,
 # subprocesses that are always reaped, locating the tools.
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -35,6 +37,46 @@ def need_tool(name, env=None):
             pytest.fail(f"{name} is required under CI=true but was not found")
         pytest.skip(f"{name} not found")
     return path
+
+
+@contextlib.contextmanager
+def redis_server():
+    """A redis-server of our own, on a free loopback port and a Unix
+    socket in a temporary directory, stopped on exit: yields a dict with
+    its "port", "address" (host:port) and "unix" (unix://path) addresses.
+    Skipped when redis-server is missing (a failure under CI=true)."""
+    from tiny_mp_cache import TinyCache
+    exe = need_tool("redis-server", "REDIS_SERVER")
+    with tempfile.TemporaryDirectory(prefix="tmc-redis-") as tmp:
+        sock = os.path.join(tmp, "redis.sock")
+        for _attempt in range(5):
+            port = free_port()
+            proc = subprocess.Popen(
+                [exe, "--port", str(port), "--bind", "127.0.0.1",
+                 "--unixsocket", sock, "--unixsocketperm", "700",
+                 "--save", "", "--appendonly", "no", "--dir", tmp,
+                 "--daemonize", "no", "--loglevel", "warning"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                with TinyCache(f"127.0.0.1:{port}", connect_timeout=10) as c:
+                    if c.ping():
+                        break
+            except ConnectionError:
+                pass
+            proc.kill()
+            proc.wait(10)
+        else:
+            pytest.fail("could not start redis-server (5 free ports tried)")
+        try:
+            yield {"port": port, "address": f"127.0.0.1:{port}",
+                   "unix": f"unix://{sock}"}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
 
 
 def python_env():
