@@ -851,45 +851,66 @@ dict_rand(uint64_t *s)
 	return x * 0x2545f4914f6cdd1dULL;
 }
 
+/*
+ * A random slot index where a table may hold an entry. During a shrink
+ * the indexes from t[1]'s end up to rehash_idx hold nothing in either
+ * table (t[0] is empty below rehash_idx): they are never chosen.
+ */
+static size_t
+dict_sample_index(const dict *d, size_t mask, uint64_t *rng)
+{
+	size_t live, i;
+
+	if (!dict_rehashing(d) || d->t[1].size >= d->rehash_idx)
+		return (size_t)dict_rand(rng) & mask;
+	live = d->t[1].size + (d->t[0].size - d->rehash_idx);
+	i = (size_t)(dict_rand(rng) % live);
+	return i < d->t[1].size ? i : d->rehash_idx + (i - d->t[1].size);
+}
+
 unsigned
 dict_sample(dict *d, dict_entry **out, unsigned count, uint64_t *rng)
 {
 	size_t mask, i, steps, empty = 0;
 	unsigned got = 0;
 	dict_entry *e;
-	int j;
+	int j, tables;
 
 	if (dict_size(d) == 0 || count == 0)
 		return 0;
 	if (count > dict_size(d))
 		count = (unsigned)dict_size(d);
 	dict_step(d);
+	tables = dict_rehashing(d) ? 2 : 1;
 	mask = d->t[0].size - 1;
-	if (dict_rehashing(d) && d->t[1].size - 1 > mask)
+	if (tables == 2 && d->t[1].size - 1 > mask)
 		mask = d->t[1].size - 1;
 	steps = (size_t)count * 10;
-	i = (size_t)dict_rand(rng) & mask;
+	i = dict_sample_index(d, mask, rng);
 	while (got < count && steps-- > 0) {
-		for (j = 0; j < (dict_rehashing(d) ? 2 : 1); j++) {
-			/* t[0] below rehash_idx is already empty. */
-			if (j == 0 && dict_rehashing(d) && i < d->rehash_idx)
+		/* A walk into the empty stretch of a shrink goes past it. */
+		if (tables == 2 && i >= d->t[1].size && i < d->rehash_idx)
+			i = d->rehash_idx;
+		for (j = 0; j < tables; j++) {
+			if (j == 0 && tables == 2 && i < d->rehash_idx)
 				continue;
 			if (i >= d->t[j].size)
 				continue;
 			e = d->t[j].slots[i];
 			if (e == NULL) {
-				/* A long empty run: jump elsewhere. */
-				if (++empty >= 5 && empty > count) {
-					i = (size_t)dict_rand(rng) & mask;
-					empty = 0;
-				}
+				empty++;
 				continue;
 			}
 			empty = 0;
 			for (; e != NULL && got < count; e = e->next)
 				out[got++] = e;
 		}
-		i = (i + 1) & mask;
+		/* A long empty run: start again elsewhere. */
+		if (empty >= 5 && empty > count) {
+			i = dict_sample_index(d, mask, rng);
+			empty = 0;
+		} else
+			i = (i + 1) & mask;
 	}
 	return got;
 }

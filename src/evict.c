@@ -251,7 +251,15 @@ evict_pick(struct evictor *ev, struct db *db)
 			i = EVICT_POOL_SIZE;
 		}
 	}
-	return NULL;
+	/*
+	 * Sampling came back empty-handed every time (a sparse table can do
+	 * that): Redis would sample on until it finds a key; a random key
+	 * ends the search at once. Refusing a write with OOM while keys
+	 * that may go remain would be wrong.
+	 */
+	if (evict_volatile(ev->policy))
+		return dict_random(db->expires, &db->rng);
+	return db_size(db) != 0 ? db_random(db) : NULL;
 }
 
 /* The time one call may spend evicting, by tenacity (Redis's

@@ -849,6 +849,57 @@ test_foreach_stop(void)
 	free_keys(keys, 100);
 }
 
+/*
+ * dict_sample returns distinct live entries, and during a shrink it
+ * still finds keys: with t[0] rehashed most of the way into a table an
+ * eighth its size, a walk that started in the stretch where neither
+ * table has a slot used to find nothing (then an eviction round could
+ * come back empty-handed while keys remained).
+ */
+static void
+test_sample(void)
+{
+	enum { N = 16384, COUNT = 5, CALLS = 200 };
+	dict *d = dict_create(NULL);
+	char **keys = make_keys("s:", N);
+	dict_entry *picked[COUNT];
+	uint64_t seed = 42;
+	size_t i, left;
+	unsigned got;
+	int bad = 0, empty = 0, j, k;
+
+	for (i = 0; i < 1000; i++)
+		dict_set(d, keys[i], strlen(keys[i]), "", 0);
+	for (i = 0; i < CALLS; i++) {
+		got = dict_sample(d, picked, COUNT, &seed);
+		bad += got != COUNT;
+		for (j = 0; j < (int)got; j++) {
+			size_t klen;
+			const char *key = dict_entry_key(picked[j], &klen);
+
+			bad += dict_find(d, key, klen) != picked[j];
+			for (k = 0; k < j; k++)
+				bad += picked[k] == picked[j];
+		}
+	}
+	is_int(bad, 0, "samples: as many as asked, live and distinct");
+	for (i = 1000; i < N; i++)
+		dict_set(d, keys[i], strlen(keys[i]), "", 0);
+	dict_rehash_ms(d, 1000);
+	/* Delete until the shrink starts, then move most of t[0]. */
+	for (left = N; !dict_is_rehashing(d) && left > 0; left--)
+		dict_delete(d, keys[left - 1], strlen(keys[left - 1]));
+	ok(dict_is_rehashing(d), "a shrink is under way at %zu keys", left);
+	dict_rehash(d, (int)(left * 3 / 4));
+	ok(dict_is_rehashing(d), "still shrinking");
+	for (i = 0; i < CALLS; i++)
+		empty += dict_sample(d, picked, COUNT, &seed) == 0;
+	ok(empty <= CALLS / 100, "samples during a shrink find keys "
+	    "(%d of %d came back empty)", empty, CALLS);
+	dict_free(d);
+	free_keys(keys, N);
+}
+
 /* Run every dict test; the 1M-key measurement first. */
 int
 main(void)
@@ -859,5 +910,6 @@ main(void)
 	test_random();
 	test_pacing();
 	test_foreach_stop();
+	test_sample();
 	return done_testing();
 }
