@@ -132,6 +132,12 @@ TIMEOUTS: List[Arg] = [
     "92233720368547758", "-9223372036854775808", b"1\x00",
     "4.9406564584124654e-324", "99999999999999999999999",
 ]
+if tmc_testlib.valgrind_enabled():
+    # Redis (and we) compute ceil(seconds * 1000) in x87 long double, where
+    # -0.001 * 1000 is a hair above -1 and so is a zero timeout. valgrind
+    # emulates long double with 64-bit doubles, where it is exactly -1 and
+    # negative: this one value is checked by the native run only.
+    TIMEOUTS.remove("-0.001")
 
 
 def lpos_case(name: str, setup: Sequence[Arg], *queries: Sequence[Arg]) -> Case:

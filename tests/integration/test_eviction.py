@@ -296,16 +296,19 @@ SLACK = 4096
 
 
 def _lower_limit(srv: Any, nkeys: int) -> Dict[str, Any]:
-    """Load nkeys without a limit, set maxmemory to half the use (policy
-    allkeys-lru): the CONFIG SET reply, and the seconds until used_memory
+    """Load nkeys without a limit, set maxmemory to the empty server's use
+    plus half of what the keys added (policy allkeys-lru; half of the whole
+    would fall under redis-server's own baseline with few keys, which no
+    eviction can reach): the CONFIG SET reply, and the seconds until used_memory
     is under the new limit (INFO polled every 20 ms; the INFO that
     measures may itself push the use a few bytes over, on either server,
     so within SLACK bytes of the limit counts as under)."""
     s = srv.connect(unix=True, timeout=60)
     call(s, "CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
     call(s, "CONFIG", "SET", "maxmemory", 0)
+    base = used(s)
     assert write(s, names("l:", nkeys), per=1000) == 0
-    limit = used(s) // 2
+    limit = base + (used(s) - base) // 2
     t = time.monotonic()
     reply = call(s, "CONFIG", "SET", "maxmemory", limit)
     while used(s) > limit + SLACK and time.monotonic() - t < 10:
