@@ -345,7 +345,8 @@ scan_options(struct client *c, struct scan_ctx *s, long long *count)
  * SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]: cursor steps
  * (each visits every key at one position of both tables) until about
  * COUNT keys were met or the cursor is back to 0, at most COUNT * 10
- * steps, as Redis bounds a sparse table's cost. MATCH and TYPE filter
+ * steps, as Redis bounds a sparse table's cost; the stale keys met are
+ * reclaimed after the last step, as Redis does. MATCH and TYPE filter
  * what was met, so a reply may hold fewer keys than COUNT, or none, with
  * the scan still going on. A TYPE no value has (or "none") selects
  * nothing, as in Redis 7.0. Keys whose time has passed are never
@@ -355,6 +356,7 @@ static void
 cmd_scan(struct client *c)
 {
 	struct scan_ctx s;
+	struct db_scan_state st = { NULL, 0, 0 };
 	unsigned long long cursor;
 	long long count, steps;
 
@@ -365,8 +367,10 @@ cmd_scan(struct client *c)
 	steps = count > LLONG_MAX / SCAN_STEPS_PER_KEY ? LLONG_MAX :
 	    count * SCAN_STEPS_PER_KEY;
 	do {
-		cursor = db_scan(&c->srv->db, (size_t)cursor, scan_visit, &s);
+		cursor = db_scan_step(&c->srv->db, &st, (size_t)cursor,
+		    scan_visit, &s);
 	} while (cursor != 0 && steps-- > 0 && s.met < count);
+	db_scan_end(&c->srv->db, &st);
 	resp_add_array_len(&c->reply, 2);
 	resp_add_bulk_ll(&c->reply, (long long)cursor);
 	resp_add_array_len(&c->reply, s.kept);

@@ -526,52 +526,74 @@ db_keys(struct db *db, const char *pat, size_t plen,
 	dict_foreach(db->expires, db_keys_visit, &ctx);
 }
 
-#define DB_SCAN_STALE 64            /* stale keys reclaimed per step */
-
-/* What db_scan hands dict_scan's callback. */
+/* What db_scan_step hands dict_scan's callback. */
 struct db_scan_ctx {
 	long long now;
 	void (*fn)(const dbkey *k, void *arg);
 	void *arg;
-	dbkey *stale[DB_SCAN_STALE];   /* met, to reclaim after the step */
-	int nstale;
+	struct db_scan_state *st;
 };
 
 static void
 db_scan_visit(const dict_entry *e, void *arg)
 {
 	struct db_scan_ctx *ctx = arg;
+	struct db_scan_state *st = ctx->st;
 	long long when = dict_entry_expire(e);
 
 	if (when >= 0 && ctx->now > when) {
-		if (ctx->nstale < DB_SCAN_STALE)
-			ctx->stale[ctx->nstale++] = (dbkey *)(uintptr_t)e;
+		if (st->nstale == st->cap) {
+			st->cap = st->cap == 0 ? 16 : st->cap * 2;
+			st->stale = mem_realloc(st->stale,
+			    st->cap * sizeof(*st->stale));
+		}
+		st->stale[st->nstale++] = (dbkey *)(uintptr_t)e;
 		return;
 	}
 	ctx->fn(e, ctx->arg);
 }
 
-/*
- * One SCAN step. Stale keys are never reported, and those met are
- * reclaimed after the step, as Redis's SCAN expires the keys it meets
- * (so DBSIZE drops alike).
- */
 size_t
-db_scan(struct db *db, size_t cursor, void (*fn)(const dbkey *k, void *arg),
-    void *arg)
+db_scan_step(struct db *db, struct db_scan_state *st, size_t cursor,
+    void (*fn)(const dbkey *k, void *arg), void *arg)
 {
 	dict *ds[2] = { db->keys, db->expires };
 	struct db_scan_ctx ctx;
-	size_t next;
-	int i;
 
 	ctx.now = db->now;
 	ctx.fn = fn;
 	ctx.arg = arg;
-	ctx.nstale = 0;
-	next = dict_scan(ds, 2, cursor, db_scan_visit, &ctx);
-	for (i = 0; i < ctx.nstale; i++)
-		db_expire_if_due(db, ctx.stale[i]);
+	ctx.st = st;
+	return dict_scan(ds, 2, cursor, db_scan_visit, &ctx);
+}
+
+/*
+ * The stale keys the steps met are reclaimed only now, as Redis's SCAN
+ * expires what it met after the whole call: a removal may start a shrink,
+ * and a table that changes size between two steps of one call could hand
+ * the same key to the reply twice.
+ */
+void
+db_scan_end(struct db *db, struct db_scan_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nstale; i++)
+		db_expire_if_due(db, st->stale[i]);
+	mem_free(st->stale);
+	st->stale = NULL;
+	st->nstale = st->cap = 0;
+}
+
+size_t
+db_scan(struct db *db, size_t cursor, void (*fn)(const dbkey *k, void *arg),
+    void *arg)
+{
+	struct db_scan_state st = { NULL, 0, 0 };
+	size_t next;
+
+	next = db_scan_step(db, &st, cursor, fn, arg);
+	db_scan_end(db, &st);
 	return next;
 }
 

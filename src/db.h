@@ -164,9 +164,24 @@ void db_keys(struct db *db, const char *pat, size_t plen,
     void (*fn)(const char *key, size_t klen, void *arg), void *arg);
 
 /* One SCAN step: fn for the keys at the cursor (live ones only), returns
- * the next cursor, 0 at the end. fn must not change the keyspace. */
+ * the next cursor, 0 at the end; the stale keys met are reclaimed before
+ * it returns. fn must not change the keyspace. */
 size_t db_scan(struct db *db, size_t cursor,
     void (*fn)(const dbkey *k, void *arg), void *arg);
+
+/*
+ * Several SCAN steps as one call: db_scan_step as db_scan, but the stale
+ * keys met are kept in st (zeroed by the caller) and reclaimed by
+ * db_scan_end, which must follow. Nothing may change the keyspace in
+ * between, so the tables keep their size and no key is met twice.
+ */
+struct db_scan_state {
+	dbkey **stale;
+	size_t nstale, cap;
+};
+size_t db_scan_step(struct db *db, struct db_scan_state *st, size_t cursor,
+    void (*fn)(const dbkey *k, void *arg), void *arg);
+void db_scan_end(struct db *db, struct db_scan_state *st);
 
 /* A random live key (RANDOMKEY), expiring stale ones it meets; NULL if
  * the keyspace is empty. */

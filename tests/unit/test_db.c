@@ -368,6 +368,78 @@ test_scan(void)
 	db_free(&db);
 }
 
+/* Counts how often scan_count_cb met each live key "k<i>" in one call. */
+struct scan_count {
+	unsigned char times[64];
+};
+
+static void
+scan_count_cb(const dbkey *k, void *arg)
+{
+	struct scan_count *sc = arg;
+	size_t klen;
+	const char *key = db_key_name(k, &klen);
+
+	if (klen >= 2 && key[0] == 'k')
+		sc->times[atoi(key + 1) % 64]++;
+}
+
+/*
+ * One SCAN call of several steps over a keyspace where many keys with a
+ * TTL are stale: they are reclaimed only after the last step, so the
+ * expires table does not shrink under the cursor and no live key is
+ * reported twice by one call (a call used to report one twice when the
+ * reclaim after a step started a shrink). Then the stale keys are gone.
+ */
+static void
+test_scan_stale_once(void)
+{
+	struct db db;
+	struct db_scan_state st;
+	struct scan_count sc;
+	char key[32];
+	size_t cursor, i, n, live, stale, dups = 0, missing = 0, calls = 0;
+
+	for (live = 1; live <= 8; live++)
+		for (stale = 1; stale <= 300; stale += 7) {
+			db_init(&db);
+			db.now = 1000;
+			for (i = 0; i < live; i++) {
+				n = (size_t)snprintf(key, sizeof key, "k%zu",
+				    i);
+				db_set(&db, key, n, OBJ_STRING, 0, "v", 1,
+				    i % 2 ? 1000000 : DB_EXPIRE_NONE);
+			}
+			for (i = 0; i < stale; i++) {
+				n = (size_t)snprintf(key, sizeof key, "g%zu",
+				    i);
+				db_set(&db, key, n, OBJ_STRING, 0, "v", 1,
+				    1001);
+			}
+			db.now = 2000;
+			memset(&sc, 0, sizeof(sc));
+			memset(&st, 0, sizeof(st));
+			cursor = 0;
+			do {
+				cursor = db_scan_step(&db, &st, cursor,
+				    scan_count_cb, &sc);
+			} while (cursor != 0);
+			db_scan_end(&db, &st);
+			calls++;
+			for (i = 0; i < live; i++) {
+				dups += sc.times[i] > 1;
+				missing += sc.times[i] == 0;
+			}
+			if (db_size(&db) != live)
+				missing++;
+			db_free(&db);
+		}
+	is_int(dups, 0, "no live key reported twice by one call (%zu calls)",
+	    calls);
+	is_int(missing, 0, "every live key reported, every stale one "
+	    "reclaimed");
+}
+
 /* The access clock: LRU seconds, LFU counter with decay. */
 static void
 test_clock(void)
@@ -516,6 +588,7 @@ main(void)
 	test_types();
 	test_expiry();
 	test_scan();
+	test_scan_stale_once();
 	test_clock();
 	test_keys();
 	test_flush_and_cron();
