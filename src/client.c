@@ -84,6 +84,10 @@ client_free(struct client *c)
 		srv->clients = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	if (srv->cron_next == c)
+		srv->cron_next = c->next;
+	if (c->obuf_soft_since != 0)
+		srv->obuf_soft_clients--;
 	srv->nclients--;
 	blocked_forget(c);
 	multi_free_client(c);
@@ -194,10 +198,14 @@ client_check_obuf(struct client *c, long long now)
 	const struct obuf_limit *lim = &c->srv->cfg.obuf[OBUF_NORMAL];
 	size_t pending = client_pending_output(c);
 
-	if (lim->soft <= 0 || pending <= (size_t)lim->soft)
+	if (lim->soft <= 0 || pending <= (size_t)lim->soft) {
+		if (c->obuf_soft_since != 0)
+			c->srv->obuf_soft_clients--;
 		c->obuf_soft_since = 0;
-	else if (c->obuf_soft_since == 0)
+	} else if (c->obuf_soft_since == 0) {
 		c->obuf_soft_since = now != 0 ? now : clock_mono_ms();
+		c->srv->obuf_soft_clients++;
+	}
 	if ((lim->hard > 0 && pending > (size_t)lim->hard) ||
 	    (c->obuf_soft_since != 0 &&
 	    now - c->obuf_soft_since > lim->soft_seconds * 1000)) {
@@ -212,13 +220,34 @@ client_check_obuf(struct client *c, long long now)
 	return 0;
 }
 
+#define CLIENT_CRON_MIN 5       /* clients client_cron visits at least */
+
+/*
+ * As Redis's clientsCron: visit nclients / hz clients from where the last
+ * call stopped (at least CLIENT_CRON_MIN), so each is checked about once
+ * a second and 10,000 idle clients cost a tick no more than 1,000 do.
+ * With no idle timeout and no client over its soft output limit there is
+ * nothing to check, and nothing is visited.
+ */
 void
 client_cron(struct server *srv, long long now)
 {
-	struct client *c, *next;
+	struct client *c;
+	int n;
 
-	for (c = srv->clients; c != NULL; c = next) {
-		next = c->next;
+	if (srv->cfg.timeout <= 0 && srv->obuf_soft_clients == 0)
+		return;
+	n = srv->nclients / (srv->hz > 0 ? srv->hz : 1);
+	if (n < CLIENT_CRON_MIN)
+		n = CLIENT_CRON_MIN;
+	if (n > srv->nclients)
+		n = srv->nclients;
+	while (n-- > 0) {
+		if (srv->cron_next == NULL)
+			srv->cron_next = srv->clients;
+		if ((c = srv->cron_next) == NULL)
+			break;
+		srv->cron_next = c->next;
 		/* A waiting client has its own timeout (as in Redis). */
 		if (srv->cfg.timeout > 0 && !(c->flags & CLIENT_BLOCKED) &&
 		    now - c->last_ms > srv->cfg.timeout * 1000) {

@@ -88,8 +88,9 @@ void client_free(struct client *c);
  * and write the replies. Returns 0, or -1 if the client was freed. */
 int client_resume(struct client *c);
 
-/* Periodic checks of every client (now: monotonic ms): idle timeout,
- * output-buffer soft limits. */
+/* Periodic checks of the clients (now: monotonic ms): idle timeout,
+ * output-buffer soft limits; a slice of them per call, so that each is
+ * checked about once a second at hz calls a second. */
 void client_cron(struct server *srv, long long now);
 
 /* Bytes waiting in the client's output. */

@@ -77,6 +77,9 @@ struct server {
 	                                  * output-buffer limit: no check */
 	struct client *clients;          /* all connections, newest first */
 	int nclients;
+	struct client *cron_next;        /* where client_cron goes on */
+	int obuf_soft_clients;           /* clients over their soft output
+	                                  * limit (obuf_soft_since set) */
 	unsigned long long next_client_id; /* CLIENT ID counter (from 1) */
 
 	server_propagate_proc *propagate; /* the append-only file's feed;

@@ -152,6 +152,41 @@ def test_timeout_closes_idle_clients(backend: str) -> None:
             busy.close()
 
 
+def test_timeout_closes_every_idle_client_of_many(backend: str) -> None:
+    """With 400 connections the server checks a slice of them a tick
+    (clients / hz, as Redis does): the slices go round, so every idle
+    client is still closed about a second past its timeout, though the
+    100 newest wait in BLPOP (exempt from the timeout) and fill more than
+    a slice; the client that keeps speaking stays."""
+    srv = tmc_testlib.Server(backend=backend, unixsocket=True,
+                             args=["--hz", "10", "--timeout", "1"])
+    with srv:
+        idle = [srv.connect(unix=True) for _ in range(300)]
+        waiting = [srv.connect(unix=True, timeout=30) for _ in range(100)]
+        for s in waiting:
+            s.sendall(C("BLPOP", "q", "0"))
+        busy = srv.connect(unix=True)
+        deadline = time.monotonic() + 8.0
+        while time.monotonic() < deadline:
+            busy.sendall(C("PING"))
+            assert tmc_testlib.read_replies(busy, 1)[0] == ["PONG"]
+            # The waiting ones, the busy one and _call's own.
+            if b"connected_clients:102\r\n" in _call(srv, "INFO", "clients"):
+                break
+            time.sleep(0.1)
+        open_left = sum(not _closed_within(s, 0.01) for s in idle)
+        assert open_left == 0, "%d of 300 idle clients still open" % open_left
+        busy.sendall(C("PING"))
+        assert tmc_testlib.read_replies(busy, 1)[0] == ["PONG"]
+        busy.sendall(C("RPUSH", "q", *range(100)))
+        assert tmc_testlib.read_replies(busy, 1)[0] == [100]
+        for s in waiting:
+            assert tmc_testlib.read_replies(s, 1)[0][0][0] == b"q"
+        for s in idle + waiting:
+            s.close()
+        busy.close()
+
+
 def _flooded_out(s: socket.socket, seconds: float) -> bool:
     """Ask for a 1 MB value again and again (4 times every 0.25 s) without
     reading the replies; True once the server drops the connection

@@ -217,11 +217,14 @@ SCENARIOS: List[Scenario] = [
              ("ECHO", "after")),
         send(0, ("PING",)), send(0, ("RPUSH", "q", "a", "b")), wait(0.1),
         send(0, ("RPUSH", "q", "c")), send(0, ("LLEN", "q"))]),
+    # The timeouts leave 2.5 s for the steps before the wait (a loaded
+    # machine can take a second over them), and all end within the wait.
     Scenario("timeouts-with-decimals", [
-        send(1, ("BLPOP", "q", "0.9")), send(2, ("BRPOP", "q", "r", "1.05")),
-        send(3, ("BLMOVE", "q", "d", "LEFT", "RIGHT", "1.1")),
-        send(4, ("BRPOPLPUSH", "q", "d", ".95")), send(5, ("BLMPOP", "1.0", 2, "q", "r", "LEFT")),
-        send(6, ("BLMPOP", "9e-1", 1, "q", "RIGHT", "COUNT", 3)), blocked(), wait(1.1),
+        send(1, ("BLPOP", "q", "2.5")), send(2, ("BRPOP", "q", "r", "2.65")),
+        send(3, ("BLMOVE", "q", "d", "LEFT", "RIGHT", "2.7")),
+        send(4, ("BRPOPLPUSH", "q", "d", "2.55")),
+        send(5, ("BLMPOP", "2.6", 2, "q", "r", "LEFT")),
+        send(6, ("BLMPOP", "25e-1", 1, "q", "RIGHT", "COUNT", 3)), blocked(), wait(3.0),
         blocked(), send(1, ("PING",)), send(0, ("EXISTS", "q", "d"))]),
     Scenario("served-before-timeout", [
         send(1, ("BLPOP", "q", "5")), send(2, ("BLMOVE", "q", "d", "RIGHT", "LEFT", "5.5")),
