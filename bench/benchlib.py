@@ -141,7 +141,8 @@ class Server:
     and a Unix socket, started fresh for each measurement."""
 
     def __init__(self, cfg: Config, kind: str, *, cpus: Optional[Iterable[int]] = None,
-                 wrapper: Sequence[str] = (), tag: str = "") -> None:
+                 wrapper: Sequence[str] = (), tag: str = "",
+                 extra: Sequence[str] = ()) -> None:
         self.kind = kind
         self.port = free_port()
         self.unix = os.path.join(cfg.workdir, f"{kind}{tag}.sock")
@@ -154,6 +155,7 @@ class Server:
                     "--unixsocket", self.unix, "--save", "", "--appendonly", "no",
                     "--dir", cfg.workdir, "--loglevel", "warning",
                     "--daemonize", "no", "--protected-mode", "no"]
+        argv += list(extra)             # options both servers take, e.g. --maxclients
         self.proc = spawn_process(list(wrapper) + argv, cpus=cpus, log=self.log)
         self.pid = self.proc.pid
         self._wait_ready()

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """The outputs of the benchmark harness: the printed table, the targets of
-issues 5 and 9, results.csv, results.json and throughput.png."""
+issues 5, 9 and 10, results.csv, results.json and throughput.png."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import statistics
 from typing import Dict, List, Optional, Tuple
 
 import workloads
+import workloads_lists as wl
 from benchlib import OURS, REDIS, Results, Row
 
 
@@ -65,10 +66,19 @@ noise figure."""
 
 
 def _find(res: Results, prefix: str, name: str) -> Optional[Row]:
+    """The row name of the workload numbered prefix ("1", "4b", ...)."""
     for r in res.rows.values():
-        if r.workload.startswith(prefix) and r.name == name:
+        if r.workload.split(" ", 1)[0] == prefix and r.name == name:
             return r
     return None
+
+
+def _meds(r: Optional[Row], fmt_one: str = "{:.0f}", ours: str = OURS,
+          other: str = REDIS) -> str:
+    """" (A vs B)" from the medians of two sides of r, or ""."""
+    if r is None or r.median(ours) is None or r.median(other) is None:
+        return ""
+    return f" ({fmt_one.format(r.median(ours))} vs {fmt_one.format(r.median(other))})"
 
 
 def _ratio_of(a: Optional[Row], a_side: str, b: Optional[Row],
@@ -81,19 +91,22 @@ def _ratio_of(a: Optional[Row], a_side: str, b: Optional[Row],
 
 
 def targets(res: Results, rp_label: str) -> List[Dict[str, str]]:
-    """The targets of issues 5 and 9 with the measured ratio and met /
+    """The targets of issues 5, 9 and 10 with the measured ratio and met /
     missed."""
     out: List[Dict[str, str]] = []
 
     def add(what: str, value: Optional[float], goal: float, higher: bool,
-            extra: str = "", unit: str = "x", digits: int = 2) -> None:
+            extra: str = "", unit: str = "x", digits: int = 2,
+            strict: bool = False) -> None:
         if value is None:
             verdict, shown = "not measured", "-"
         else:
             ok = value >= goal if higher else value <= goal
+            if strict:
+                ok = ok and value != goal
             verdict = "met" if ok else "MISSED"
-            shown = (f"{value:.{digits}f}{unit}" if unit in ("x", " s")
-                     else f"{value:.0f}{unit}")
+            shown = (f"{value:.0f}{unit}" if unit == "%"
+                     else f"{value:.{digits}f}{unit}")
         out.append({"target": what, "measured": shown + extra, "verdict": verdict})
 
     for pipe, goal in ((16, 1.5), (1, 1.1)):
@@ -143,6 +156,7 @@ def targets(res: Results, rp_label: str) -> List[Dict[str, str]]:
     q = _find(res, "5", workloads.MPQ_ROW)
     add("job queue batched (pop_many) >= 0.5x multiprocessing.Queue jobs/s",
         _ratio_of(b, OURS, q, OURS), 0.5, True)
+    _targets_issue10(res, add, rp_label)
     return out
 
 
@@ -177,11 +191,69 @@ def _targets_issue9(res: Results, add) -> None:
         r.median(OURS) if r else None, 5.0, False, unit=" s")
 
 
+def _targets_issue10(res: Results, add, rp_label: str) -> None:
+    """The targets of issue 10: lists, blocking pops, the Python Queue."""
+    r = _find(res, "8b", f"Queue.get -> ours vs {rp_label} BLPOP -> redis-server")
+    add(f"job queue: Queue.get -> ours >= 1.5x {rp_label} BLPOP -> redis-server jobs/s",
+        r.ratio() if r else None, 1.5, True, _meds(r, "{:,.0f}"))
+    r = _find(res, "8b", "both -> ours: Queue.get vs keys + pop")
+    add("job queue: Queue.get >= 5x keys + pop, both -> ours",
+        r.ratio() if r else None, 5.0, True, _meds(r, "{:,.0f}"))
+    r = _find(res, "8b", f"Queue.get_many({wl.Q_BATCH}) -> ours vs multiprocessing.Queue")
+    add(f"job queue: Queue.get_many({wl.Q_BATCH}) -> ours >= 2x multiprocessing.Queue",
+        r.ratio() if r else None, 2.0, True, _meds(r, "{:,.0f}"))
+    for p in (50, 99):
+        r = _find(res, "9b", f"p{p}: Queue -> ours vs multiprocessing.Queue")
+        add(f"hand-off latency p{p}: Queue -> ours <= multiprocessing.Queue",
+            r.ratio() if r else None, 1.0, False, _meds(r, "{:.0f} us"))
+    refs = [(t, _find(res, "10", f"{t} (reference)")) for t in wl.REF_TESTS]
+    ref = ", ".join(f"{t} {r.ratio():.2f}x" for t, r in refs
+                    if r is not None and r.ratio() is not None)
+    for test in wl.LIST_TESTS:
+        r = _find(res, "10", test)
+        add(f"redis-benchmark {test} -c 50 -P 1 TCP: ours >= 1.1x redis",
+            r.ratio() if r else None, 1.1, True,
+            _meds(r, "{:,.0f}") + (f"; the same run's {ref}" if ref else ""))
+    for test in ("LPUSH", "RPOP"):
+        r = _find(res, "10b", f"instructions per {test}")
+        add(f"instructions per pipelined {test}: ours <= 0.5x redis",
+            r.ratio() if r else None, 0.5, False, _meds(r, "{:,.0f} Ir"))
+    for r in res.rows.values():
+        if r.workload.startswith("11 ") and r.name.startswith("RSS per element, "):
+            extra = _meds(r, "{:.1f} bytes")
+            if r.median(REDIS) is not None:
+                extra += (f"; 0.8x redis = {0.8 * r.median(REDIS):.1f} bytes an element, "
+                          f"the payload is {wl.LIST_PAYLOAD}")
+            add(f"memory: {r.name[len('RSS per element, '):]} elements of "
+                f"{wl.LIST_PAYLOAD} bytes: RSS per element <= 0.8x redis", r.ratio(), 0.8,
+                False, extra)
+    r = next((x for x in res.rows.values() if x.workload.startswith("12 ")
+              and x.name.startswith("server CPU while idle")), None)
+    n = res.params.get("idle_clients", wl.IDLE_CLIENTS)
+    add(f"{n:,} idle clients blocked in BLPOP: server CPU < 1% of a core (ours)",
+        r.median(OURS) if r else None, 1.0, False,
+        f" (redis-server {r.median(REDIS):.2f}%)" if r and r.median(REDIS) is not None
+        else "", unit="% of a core", digits=2, strict=True)
+    push = _find(res, "12", "push served, p99")
+    get = _find(res, "12", "GET round trip, p99")
+    p50 = _find(res, "12", "push served (RPUSH -> blocked client has it), p50")
+    extra = ""
+    if push and get and push.median(OURS) is not None and get.median(OURS) is not None:
+        extra = (f" (push p99 {push.median(OURS):.0f} us vs GET p99 "
+                 f"{get.median(OURS):.0f} us; push p50 "
+                 f"{p50.median(OURS) if p50 else float('nan'):.0f} us")
+        theirs = _ratio_of(push, REDIS, get, REDIS)
+        extra += (f"; redis-server's push p99 / GET p99: {theirs:.2f}x)"
+                  if theirs is not None else ")")
+    add(f"{n:,} blocked clients: a push served within a GET's p99 round trip "
+        "(push p99 / GET p99, ours)", _ratio_of(push, OURS, get, OURS), 1.0, False, extra)
+
+
 def targets_text(ts: List[Dict[str, str]]) -> str:
+    """One line per target: what, the verdict, the measured value."""
     w = max(len(t["target"]) for t in ts)
-    m = max(len(t["measured"]) for t in ts)
-    return "\n".join(f"{t['target']:<{w}}  {t['measured']:>{m}}  {t['verdict']}"
-                     for t in ts)
+    return "\n".join(f"{t['target']:<{w}}  {t['verdict']:<12}  {t['measured']}"
+                      for t in ts)
 
 
 def write_csv(res: Results, path: str) -> None:
@@ -231,17 +303,17 @@ def plot(res: Results, path: str, title: str) -> Tuple[bool, str]:
                        "apt-get install python3-matplotlib)")
     panels: Dict[str, List[Row]] = {}
     for r in res.rows.values():
-        if r.workload.startswith("4b"):
-            continue            # the same numbers as workload 4, paired anew
+        if r.workload.split(" ", 1)[0] in ("4b", "8b", "9b"):
+            continue            # numbers of other rows, paired anew
         if r.unit in ("req/s", "ops/s", "jobs/s", "Ir") or \
-                (r.unit == "bytes" and "per key" in r.name):
+                (r.unit == "bytes" and ("per key" in r.name or "per element" in r.name)):
             panels.setdefault(r.workload, []).append(r)
     if not panels:
         return False, "nothing to plot"
     heights = [max(1.6, 0.42 * len(rs) + 1.0) for rs in panels.values()]
     fig, axes = plt.subplots(len(panels), 1, figsize=(11, sum(heights) + 1),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
-    for ax, (wl, rs) in zip(axes[:, 0], panels.items()):
+    for ax, (wname, rs) in zip(axes[:, 0], panels.items()):
         names = [r.name for r in rs]
         ours = [r.median(OURS) or 0 for r in rs]
         other = [r.median(REDIS) or 0 for r in rs]
@@ -259,7 +331,7 @@ def plot(res: Results, path: str, title: str) -> Tuple[bool, str]:
         ax.invert_yaxis()
         units = sorted({r.unit for r in rs})
         better = sorted({r.better for r in rs})
-        ax.set_title(wl, fontsize=10, loc="left")
+        ax.set_title(wname, fontsize=10, loc="left")
         ax.set_xlabel(f"{', '.join(units)} ({'/'.join(better)} is better; "
                       "ratio = ours/other)", fontsize=8)
         ax.tick_params(axis="x", labelsize=8)

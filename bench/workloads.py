@@ -418,8 +418,11 @@ def callgrind(cfg: Config, res: Results) -> None:
 
 def _cg_with_control(cfg: Config, kind: str, rnd: int,
                      phases: List[Tuple[str, List[Tuple[bytes, int]]]], n: int,
-                     idle: float) -> Tuple[Dict[str, float], Optional[float]]:
-    cg = _Callgrind(cfg, kind, f"round{rnd + 1}")
+                     idle: float, tag: str = "") -> Tuple[Dict[str, float], Optional[float]]:
+    """Zero the counters of a fresh server under callgrind, dump after idle
+    seconds and after each phase; return (Ir per request of each phase,
+    idle Ir per second). tag tells this workload's files from others'."""
+    cg = _Callgrind(cfg, kind, f"{tag}round{rnd + 1}")
     took = []
     try:
         cg.control("-z")
@@ -441,10 +444,12 @@ def _cg_with_control(cfg: Config, kind: str, rnd: int,
 
 def _cg_runs(cfg: Config, kind: str, rnd: int,
              phases: List[Tuple[str, List[Tuple[bytes, int]]]],
-             n: int) -> Tuple[Dict[str, float], Optional[float]]:
+             n: int, tag: str = "") -> Tuple[Dict[str, float], Optional[float]]:
+    """Without callgrind_control: one run per prefix of the phases; return
+    (Ir per request of each phase from the differences, None)."""
     totals = []
     for upto in range(len(phases) + 1):
-        cg = _Callgrind(cfg, kind, f"round{rnd + 1}.run{upto}")
+        cg = _Callgrind(cfg, kind, f"{tag}round{rnd + 1}.run{upto}")
         try:
             for _, chunks in phases[:upto]:
                 _run_phase(cg.srv, chunks)
