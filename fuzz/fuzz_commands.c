@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target for the command layer: the input is what one client sends.
+ * Fuzz target for the command layer: the input is what one client sends
+ * (or, with the harness's markers "@N", what up to four clients send).
  * It runs against real servers (created once, their Unix listeners never
  * used) under a wall clock the harness sets: command i runs at base + i *
  * step, both derived from the input, so some inputs see time stand still
@@ -8,17 +9,20 @@
  *
  * Direct: the client's parser and command_dispatch() request by request.
  * Every reply is checked against a model of the keyspace (keys, types,
- * values, encodings, expire times, and which stale keys are still
- * physically there), which the server's removal hook keeps told of every
- * key that expiry or eviction takes away. Everything a command propagates
- * is replayed at once on a replica at the same instant, and the keys the
- * command names must read the same there.
+ * string values, list elements, encodings, expire times, and which stale
+ * keys are still physically there), which the server's removal hook
+ * keeps told of every key that expiry or eviction takes away, and of
+ * each client's transaction. Everything a command propagates is replayed
+ * at once on a replica at the same instant, and the keys the command
+ * names must read the same there.
  *
  * Socket: the same input through a socket pair into the server's own
  * client code and event loop, in random pieces (request by request when
  * the clock moves, so that each command sees its instant); its replies,
- * its keyspace and its replayed propagation must agree. Then the direct
- * run again on a server with a password.
+ * its keyspace and its replayed propagation must agree. With markers,
+ * several clients instead, every reply judged by the model: waits on
+ * keys, the order waiters are served in, timeouts, CLIENT UNBLOCK,
+ * hang-ups. Then the direct run again on a server with a password.
  */
 #include "config.h"
 
@@ -30,9 +34,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "blocked.h"
 #include "clock.h"
 #include "commands.h"
 #include "db.h"
@@ -41,7 +47,9 @@
 #include "expire.h"
 #include "fuzz.h"
 #include "glob.h"
+#include "list.h"
 #include "mem.h"
+#include "multi.h"
 #include "object.h"
 #include "resp.h"
 #include "server.h"
@@ -62,6 +70,7 @@ const char fuzz_target_name[] = "fuzz_commands";
 #define FUZZ_SETRANGE_MAX 32768         /* inputs whose SETRANGE may store
                                          * more are not run */
 #define MODEL_BUCKETS 1024
+#define MODEL_PROP_WORDS 6              /* a rewritten propagation, at most */
 
 /* ---- The clock ---- */
 
@@ -117,6 +126,23 @@ plan_cycle(const struct plan *p, size_t i)
 	return (int)((p->cycles >> (i % 64)) & 1);
 }
 
+/* Make room for one more element of size elem in *p (capacity *cap,
+ * n in use). */
+static void
+grow(void *pp, size_t *cap, size_t n, size_t elem)
+{
+	void **p = pp, *np;
+	size_t ncap;
+
+	if (n < *cap)
+		return;
+	ncap = *cap == 0 ? 16 : *cap * 2;
+	np = realloc(*p, ncap * elem);
+	FUZZ_CHECK(np != NULL);
+	*p = np;
+	*cap = ncap;
+}
+
 /* ---- The model of the keyspace ---- */
 
 /* One key of the model, as the keyspace physically holds it (a stale key
@@ -147,6 +173,14 @@ struct model {
 	                              * keys it names may expire lazily */
 	int memvar;                  /* maxmemory was set: evictions and
 	                              * OOM errors differ between runs */
+	int defer;                   /* removals wait in "removed" until
+	                              * the commands before them are
+	                              * judged (several clients) */
+	char **removed;              /* keys removed, not yet judged */
+	size_t *removed_len;
+	size_t nremoved, capremoved, capremoved_len;
+	int flushed;                 /* FLUSHDB or FLUSHALL ran since the
+	                              * removals were last judged */
 };
 
 /* Where key k is, or would go, in its bucket's chain. */
@@ -303,8 +337,18 @@ static void
 model_removed(struct model *m, const char *key, size_t klen,
     enum db_removal why, long long now, int evicting)
 {
-	struct mkey *e = model_get(m, key, klen);
+	struct mkey *e;
 
+	if (m->defer) {
+		grow(&m->removed, &m->capremoved, m->nremoved,
+		    sizeof(*m->removed));
+		grow(&m->removed_len, &m->capremoved_len, m->nremoved,
+		    sizeof(*m->removed_len));
+		m->removed[m->nremoved] = model_dup(key, klen);
+		m->removed_len[m->nremoved++] = klen;
+		return;
+	}
+	e = model_get(m, key, klen);
 	FUZZ_CHECK(e != NULL);
 	if (why == DB_REMOVED_EXPIRED) {
 		FUZZ_CHECK(now == m->now);
@@ -315,6 +359,51 @@ model_removed(struct model *m, const char *key, size_t klen,
 	if (m->nondet || why == DB_REMOVED_EVICTED)
 		m->ghosts = 1;
 	model_del(m, key, klen);
+}
+
+/*
+ * A command looks up k, stale in the model, while removals wait: the
+ * server must have removed it (one of the waiting removals names it).
+ */
+static void
+model_removed_take(struct model *m, const char *k, size_t klen)
+{
+	size_t i;
+
+	for (i = 0; i < m->nremoved; i++)
+		if (m->removed_len[i] == klen &&
+		    memcmp(m->removed[i], k, klen) == 0)
+			break;
+	FUZZ_CHECK(i < m->nremoved);
+	free(m->removed[i]);
+	m->removed[i] = m->removed[m->nremoved - 1];
+	m->removed_len[i] = m->removed_len[--m->nremoved];
+	model_del(m, k, klen);
+	m->ghosts = 1;
+}
+
+/*
+ * The judging of a batch is done: each removal still waiting took a key
+ * the model holds stale, or one a flush took since (the removal came
+ * first).
+ */
+static void
+model_removed_apply(struct model *m)
+{
+	struct mkey *e;
+	size_t i;
+
+	for (i = 0; i < m->nremoved; i++) {
+		e = model_get(m, m->removed[i], m->removed_len[i]);
+		FUZZ_CHECK((e != NULL && model_stale(m, e)) || m->flushed);
+		if (e != NULL && model_stale(m, e)) {
+			model_del(m, m->removed[i], m->removed_len[i]);
+			m->ghosts = 1;
+		}
+		free(m->removed[i]);
+	}
+	m->nremoved = 0;
+	m->flushed = 0;
 }
 
 /* ---- The keyspace as it is, read without side effects ---- */
@@ -345,8 +434,10 @@ value_is_bytes(uint32_t meta)
 	return obj_meta_encoding(meta) != OBJ_ENC_QUICKLIST;
 }
 
+static char *entry_list_value(const dict_entry *e, size_t *vlen);
+
 /* The entry for key in db holds what model entry k says (enc: compare
- * encodings too). */
+ * a string's encoding too). */
 static void
 check_entry(const dict_entry *e, const struct mkey *k, int enc)
 {
@@ -355,10 +446,15 @@ check_entry(const dict_entry *e, const struct mkey *k, int enc)
 	size_t vlen;
 
 	FUZZ_CHECK(obj_meta_type(meta) == k->type);
-	FUZZ_CHECK(!enc || obj_meta_encoding(meta) == k->enc);
 	FUZZ_CHECK(dict_entry_expire(e) == k->expire);
-	if (!value_is_bytes(meta) || k->enc == OBJ_ENC_QUICKLIST)
+	if (k->type == OBJ_LIST) {
+		/* Elements only: the form depends on the settings. */
+		v = entry_list_value(e, &vlen);
+		FUZZ_CHECK(vlen == k->vlen && memcmp(v, k->val, vlen) == 0);
+		free((char *)v);
 		return;
+	}
+	FUZZ_CHECK(!enc || obj_meta_encoding(meta) == k->enc);
 	v = dict_entry_val(e, &vlen);
 	FUZZ_CHECK(vlen == k->vlen);
 	FUZZ_CHECK(vlen == 0 || memcmp(v, k->val, vlen) == 0);
@@ -444,9 +540,16 @@ live_visit(const dict_entry *e, void *arg)
 	FUZZ_CHECK(w2 == when);
 	FUZZ_CHECK(obj_meta_type(dict_entry_meta(o)) ==
 	    obj_meta_type(dict_entry_meta(e)));
-	if (!value_is_bytes(dict_entry_meta(e)) ||
-	    !value_is_bytes(dict_entry_meta(o)))
+	if (obj_meta_type(dict_entry_meta(e)) == OBJ_LIST) {
+		av = entry_list_value(e, &al);
+		bv = entry_list_value(o, &bl);
+		FUZZ_CHECK(al == bl && memcmp(av, bv, al) == 0);
+		free((char *)av);
+		free((char *)bv);
 		return 0;
+	}
+	FUZZ_CHECK(value_is_bytes(dict_entry_meta(e)) &&
+	    value_is_bytes(dict_entry_meta(o)));
 	av = dict_entry_val(e, &al);
 	bv = dict_entry_val(o, &bl);
 	FUZZ_CHECK(al == bl && (al == 0 || memcmp(av, bv, al) == 0));
@@ -493,10 +596,18 @@ resync_visit(const dict_entry *e, void *arg)
 	uint32_t meta = dict_entry_meta(e);
 	size_t klen, vlen;
 	const char *key = dict_entry_key(e, &klen);
-	const char *v = dict_entry_val(e, &vlen);
+	char *v;
 
-	model_put(arg, key, klen, obj_meta_type(meta),
-	    obj_meta_encoding(meta), v, vlen, dict_entry_expire(e));
+	if (obj_meta_type(meta) != OBJ_LIST) {
+		model_put(arg, key, klen, obj_meta_type(meta),
+		    obj_meta_encoding(meta), dict_entry_val(e, &vlen), vlen,
+		    dict_entry_expire(e));
+		return 0;
+	}
+	v = entry_list_value(e, &vlen);
+	model_put(arg, key, klen, OBJ_LIST, OBJ_ENC_QUICKLIST, v, vlen,
+	    dict_entry_expire(e));
+	free(v);
 	return 0;
 }
 
@@ -529,23 +640,6 @@ struct prop_log {
 	size_t n, cap;
 	size_t replayed;             /* records already run on the replica */
 };
-
-/* Make room for one more element of size elem in *p (capacity *cap,
- * n in use). */
-static void
-grow(void *pp, size_t *cap, size_t n, size_t elem)
-{
-	void **p = pp, *np;
-	size_t ncap;
-
-	if (n < *cap)
-		return;
-	ncap = *cap == 0 ? 16 : *cap * 2;
-	np = realloc(*p, ncap * elem);
-	FUZZ_CHECK(np != NULL);
-	*p = np;
-	*cap = ncap;
-}
 
 static void
 log_free(struct prop_log *log)
@@ -628,7 +722,8 @@ fuzz_key_removed(void *arg, const char *key, size_t klen,
 }
 
 /* The propagation hook: only known write commands, with a valid arity,
- * leave; each is recorded. */
+ * leave (and the MULTI and EXEC around a transaction's); each is
+ * recorded. */
 static void
 fuzz_propagate(void *arg, int argc, const struct resp_arg *argv)
 {
@@ -637,7 +732,8 @@ fuzz_propagate(void *arg, int argc, const struct resp_arg *argv)
 
 	FUZZ_CHECK(argc > 0);
 	cmd = command_lookup(argv[0].ptr, argv[0].len);
-	FUZZ_CHECK(cmd != NULL && (cmd->flags & CMD_WRITE));
+	FUZZ_CHECK(cmd != NULL && ((cmd->flags & CMD_WRITE) ||
+	    arg_is(&argv[0], "multi") || arg_is(&argv[0], "exec")));
 	FUZZ_CHECK(cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity);
 	if (fs->log != NULL)
 		log_add(fs->log, argc, argv);
@@ -770,10 +866,8 @@ harness_command(struct server *srv, int argc, const char *const *words)
 }
 
 /*
- * Make key a list holding "a", expiring at expire (ms, or -1), and tell
- * the model (if any) what the keyspace then holds. RPUSH makes it, if
- * the server has list commands; otherwise nothing reads a list's bytes,
- * and db_set stores one as they are.
+ * Make key a list holding "a" (with RPUSH), expiring at expire (ms, or
+ * -1), and tell the model (if any) what the keyspace then holds.
  */
 static void
 world_list(struct server *srv, struct model *m, const char *key,
@@ -781,27 +875,19 @@ world_list(struct server *srv, struct model *m, const char *key,
 {
 	const char *const words[] = { "RPUSH", key, "a" };
 	size_t klen = strlen(key), vlen;
-	dict_entry *e;
-	const char *v;
-	uint32_t meta;
+	char *v;
 	dbkey *k;
 
-	if (command_lookup("rpush", 5) != NULL)
-		harness_command(srv, 3, words);
-	else
-		db_set(&srv->db, key, klen, OBJ_LIST, OBJ_ENC_LISTPACK, "a", 1,
-		    DB_EXPIRE_NONE);
+	harness_command(srv, 3, words);
 	k = db_find(&srv->db, key, klen, DB_NOSTATS | DB_NOTOUCH);
 	FUZZ_CHECK(k != NULL && db_key_type(k) == OBJ_LIST);
 	if (expire >= 0)
 		db_set_expire(&srv->db, k, expire);
 	if (m == NULL)
 		return;
-	e = db_peek(&srv->db, key, klen);
-	meta = dict_entry_meta(e);
-	v = dict_entry_val(e, &vlen);
-	model_put(m, key, klen, OBJ_LIST, obj_meta_encoding(meta), v, vlen,
-	    expire);
+	v = entry_list_value(db_peek(&srv->db, key, klen), &vlen);
+	model_put(m, key, klen, OBJ_LIST, OBJ_ENC_QUICKLIST, v, vlen, expire);
+	free(v);
 }
 
 /*
@@ -1012,7 +1098,7 @@ check_keys(struct model *m, const struct resp_arg *pat, const char *p,
  * or the hash table's layout: their replies are not compared between
  * the ways of running an input (the model checks what it can). */
 static int
-is_variable(const struct client *c)
+is_variable(const struct resp_arg *name)
 {
 	static const char *const names[] = {
 		"info", "client", "hello", "keys", "randomkey", "scan",
@@ -1021,37 +1107,65 @@ is_variable(const struct client *c)
 	int i;
 
 	for (i = 0; names[i] != NULL; i++)
-		if (arg_is(&c->argv[0], names[i]))
+		if (arg_is(name, names[i]))
 			return 1;
 	return 0;
 }
 
-/* The command c->argv names (its subcommand, for a container with
+/* The command argv names (its subcommand, for a container with
  * arguments), or NULL if the dispatcher knows none. */
 static const struct command *
-command_of(const struct client *c)
+command_of_argv(int argc, const struct resp_arg *argv)
 {
-	const struct command *cmd = command_lookup(c->argv[0].ptr,
-	    c->argv[0].len);
+	const struct command *cmd = command_lookup(argv[0].ptr, argv[0].len);
 
-	if (cmd != NULL && cmd->sub != NULL && c->argc >= 2)
-		cmd = command_find(cmd->sub, c->argv[1].ptr, c->argv[1].len);
+	if (cmd != NULL && cmd->sub != NULL && argc >= 2)
+		cmd = command_find(cmd->sub, argv[1].ptr, argv[1].len);
 	return cmd;
 }
 
-/* Whether key is one of the keys c's command names (its row's key
- * positions). */
+/*
+ * The positions of the keys a command names: its row's, or for LMPOP
+ * and BLMPOP (movable keys) the numkeys keys after numkeys. 0 with
+ * *first, *last and *step, or -1 if it names none.
+ */
+static int
+argv_keys(int argc, const struct resp_arg *argv, int *first, int *last,
+    int *step)
+{
+	const struct command *cmd = command_of_argv(argc, argv);
+	long long nk;
+	int ni;
+
+	if (cmd == NULL)
+		return -1;
+	if (cmd->first_key > 0 && cmd->key_step > 0) {
+		*first = cmd->first_key;
+		*last = cmd->last_key < 0 ? argc + cmd->last_key :
+		    cmd->last_key;
+		*step = cmd->key_step;
+		return 0;
+	}
+	ni = arg_is(&argv[0], "lmpop") ? 1 : arg_is(&argv[0], "blmpop") ?
+	    2 : 0;
+	if (ni == 0 || argc <= ni || !resp_str_to_ll(argv[ni].ptr,
+	    argv[ni].len, &nk) || nk < 1 || nk > argc)
+		return -1;
+	*first = ni + 1;
+	*last = ni + (int)nk;
+	*step = 1;
+	return 0;
+}
+
+/* Whether key is one of the keys c's command names. */
 static int
 command_names_key(const struct client *c, const char *key, size_t klen)
 {
-	const struct command *cmd = command_of(c);
-	int i, last;
+	int i, first, last, step;
 
-	if (cmd == NULL || cmd->first_key <= 0 || cmd->key_step <= 0)
+	if (argv_keys(c->argc, c->argv, &first, &last, &step) != 0)
 		return 0;
-	last = cmd->last_key < 0 ? c->argc + cmd->last_key : cmd->last_key;
-	for (i = cmd->first_key; i <= last && i < c->argc;
-	    i += cmd->key_step)
+	for (i = first; i <= last && i < c->argc; i += step)
 		if (c->argv[i].len == klen &&
 		    memcmp(c->argv[i].ptr, key, klen) == 0)
 			return 1;
@@ -1060,8 +1174,27 @@ command_names_key(const struct client *c, const char *key, size_t klen)
 
 /* ---- The model of each command ---- */
 
+/* What the model knows of one client of a run: its transaction. */
+struct mclient {
+	int multi;                   /* in MULTI: requests are queued */
+	int aborted;                 /* one was refused: EXEC will abort */
+	int watching;                /* WATCH ran: EXEC may find a change */
+	struct prop_log queue;       /* the requests queued */
+};
+
+/* Leave MULTI (EXEC, DISCARD), or start afresh. */
+static void
+mclient_reset(struct mclient *mc)
+{
+	log_free(&mc->queue);
+	mc->multi = mc->aborted = mc->watching = 0;
+}
+
 /* One command as the model judges it. */
 struct mcmd {
+	struct mclient *mc;          /* the client that sent it */
+	int nprop;                   /* records it propagates (besides the
+	                              * DELs of expiry and eviction) */
 	struct model *m;
 	struct server *srv;
 	const struct command *cmd;
@@ -1074,6 +1207,23 @@ struct mcmd {
 	int changed;                 /* it changed the keyspace, so it
 	                              * propagates exactly once */
 	int vary;                    /* its reply may differ in another run */
+	int pform;                   /* how it propagates, if it changed the
+	                              * keyspace: 0 unchecked, 1 as pw, 2 as
+	                              * sent */
+	int pn;
+	const char *pw[MODEL_PROP_WORDS];
+	size_t pl[MODEL_PROP_WORDS];
+	char pnum[24];               /* a number in pw */
+	size_t pnum_len;
+	int in_exec;                 /* run by EXEC: blocking commands do
+	                              * not wait */
+	int may_block;               /* a blocking command may wait */
+	int blocked;                 /* it waits on its keys */
+	long double wait_ms;         /* a blocking command's timeout (0:
+	                              * forever) */
+	const struct resp_arg *ready; /* run again for this ready key */
+	struct prop_log *ready_keys; /* gets each key a list appears at, if
+	                              * the run has waiters to serve */
 };
 
 typedef void model_proc(struct mcmd *x);
@@ -1113,6 +1263,10 @@ x_lookup(struct mcmd *x, const struct resp_arg *k)
 {
 	struct mkey *e = model_get(x->m, k->ptr, k->len);
 
+	if (e != NULL && model_stale(x->m, e) && x->m->defer) {
+		model_removed_take(x->m, k->ptr, k->len);
+		return NULL;
+	}
 	FUZZ_CHECK(e == NULL || !model_stale(x->m, e));
 	return e;
 }
@@ -1183,6 +1337,15 @@ x_del(struct mcmd *x, const struct resp_arg *k)
 {
 	FUZZ_CHECK(model_del(x->m, k->ptr, k->len) == 1);
 	x->changed = 1;
+}
+
+/* A list appeared at k: its waiters (if the run has any) are served
+ * before the loop sleeps. */
+static void
+x_ready(struct mcmd *x, const struct resp_arg *k)
+{
+	if (x->ready_keys != NULL)
+		log_add(x->ready_keys, 1, k);
 }
 
 /* ---- Strings ---- */
@@ -1784,6 +1947,19 @@ m_keys(struct mcmd *x)
 static void
 m_dbsize(struct mcmd *x)
 {
+	const char *p = x->p;
+	long long n;
+
+	if (x->m->defer) {
+		/* The removals still waiting may have come before it. */
+		n = read_line_num(&p, x->p + x->n, ':');
+		FUZZ_CHECK(p == x->p + x->n);
+		FUZZ_CHECK(n >= (long long)model_live_count(x->m) &&
+		    n <= (long long)x->m->count &&
+		    n + (long long)x->m->nremoved >= (long long)x->m->count);
+		x->own = x->vary = 1;
+		return;
+	}
 	resp_add_int(x->w, (long long)x->m->count);
 	x->vary |= x->m->ghosts || model_has_stale(x->m);
 }
@@ -1898,6 +2074,8 @@ rename_generic(struct mcmd *x, int nx)
 	}
 	model_put(x->m, dst->ptr, dst->len, s->type, s->enc, s->val, s->vlen,
 	    s->expire);
+	if (s->type == OBJ_LIST)
+		x_ready(x, dst);
 	x_del(x, src);
 	if (nx)
 		resp_add_int(x->w, 1);
@@ -2191,8 +2369,1101 @@ m_flush(struct mcmd *x)
 	}
 	model_clear(x->m);
 	x->m->ghosts = 0;
+	x->m->flushed = 1;
 	x->changed = 1;
 	resp_add_ok(x->w);
+}
+
+/* ---- Lists ---- */
+
+/*
+ * A list's value in the model: each element, head first, as its length
+ * (4 bytes, host order) and its bytes. An mlist holds the elements
+ * decoded, pointing into that value or into the arguments.
+ */
+struct melem {
+	const char *p;
+	size_t len;
+};
+
+struct mlist {
+	struct melem *e;
+	size_t n, cap;
+};
+
+/* Insert an element at index at (0 ... l->n). */
+static void
+mlist_insert(struct mlist *l, size_t at, const char *p, size_t len)
+{
+	grow(&l->e, &l->cap, l->n, sizeof(*l->e));
+	memmove(l->e + at + 1, l->e + at, (l->n - at) * sizeof(*l->e));
+	l->e[at].p = p;
+	l->e[at].len = len;
+	l->n++;
+}
+
+/* Remove n elements from index at. */
+static void
+mlist_remove(struct mlist *l, size_t at, size_t n)
+{
+	memmove(l->e + at, l->e + at + n, (l->n - at - n) * sizeof(*l->e));
+	l->n -= n;
+}
+
+static void
+mlist_free(struct mlist *l)
+{
+	free(l->e);
+	memset(l, 0, sizeof(*l));
+}
+
+/* The elements of model list k (NULL: none). */
+static void
+mlist_decode(struct mlist *l, const struct mkey *k)
+{
+	size_t off = 0;
+	uint32_t len;
+
+	memset(l, 0, sizeof(*l));
+	if (k == NULL)
+		return;
+	FUZZ_CHECK(k->type == OBJ_LIST);
+	while (off < k->vlen) {
+		FUZZ_CHECK(k->vlen - off >= 4);
+		memcpy(&len, k->val + off, 4);
+		off += 4;
+		FUZZ_CHECK(len <= k->vlen - off);
+		mlist_insert(l, l->n, k->val + off, len);
+		off += len;
+	}
+}
+
+/* Append one element to a model list value being built. */
+static void
+mlist_put(struct resp_buf *b, const void *p, size_t len)
+{
+	uint32_t n = (uint32_t)len;
+
+	resp_buf_append(b, &n, 4);
+	resp_buf_append(b, p, len);
+}
+
+/* The model value of l's elements (malloc'd, *vlen bytes). */
+static char *
+mlist_encode(const struct mlist *l, size_t *vlen)
+{
+	struct resp_buf b;
+	char *v;
+	size_t i;
+
+	resp_buf_init(&b);
+	for (i = 0; i < l->n; i++)
+		mlist_put(&b, l->e[i].p, l->e[i].len);
+	v = model_dup(b.data, b.len);
+	*vlen = b.len;
+	resp_buf_free(&b);
+	return v;
+}
+
+/*
+ * The model value of the list a keyspace entry holds (malloc'd, *vlen
+ * bytes), in either form: a pack inline, or a heap list whose chunks
+ * must be consistent. A list in the keyspace is never empty.
+ */
+static char *
+entry_list_value(const dict_entry *e, size_t *vlen)
+{
+	uint32_t meta = dict_entry_meta(e);
+	const struct list *l = NULL;
+	const unsigned char *v;
+	struct list_iter it;
+	struct resp_buf b;
+	size_t rlen, count, len, seen = 0;
+	const char *raw = dict_entry_val(e, &rlen);
+	char *out;
+
+	FUZZ_CHECK(obj_meta_type(meta) == OBJ_LIST);
+	if (obj_meta_encoding(meta) == OBJ_ENC_QUICKLIST) {
+		FUZZ_CHECK(rlen == sizeof(l));
+		memcpy(&l, raw, sizeof(l));
+		FUZZ_CHECK(list_check(l) == 0);
+		count = l->count;
+	} else {
+		FUZZ_CHECK(obj_meta_encoding(meta) == OBJ_ENC_LISTPACK);
+		FUZZ_CHECK(rlen >= LIST_PACK_HDR);
+		count = list_pack_count(raw);
+	}
+	FUZZ_CHECK(count > 0);
+	if (l != NULL)
+		list_iter_init(&it, l, 0, LIST_TAIL);
+	else
+		list_iter_init_pack(&it, raw, rlen, 0, LIST_TAIL);
+	resp_buf_init(&b);
+	while (list_iter_next(&it, &v, &len)) {
+		mlist_put(&b, v, len);
+		seen++;
+	}
+	FUZZ_CHECK(seen == count);
+	out = model_dup(b.data, b.len);
+	*vlen = b.len;
+	resp_buf_free(&b);
+	return out;
+}
+
+/* Look k up for a list command: 0 with *e (NULL if absent), or -1 with
+ * WRONGTYPE expected. */
+static int
+x_lookup_list(struct mcmd *x, const struct resp_arg *k, struct mkey **e)
+{
+	*e = x_lookup(x, k);
+	if (*e != NULL && (*e)->type != OBJ_LIST) {
+		want_wrongtype(x);
+		return -1;
+	}
+	return 0;
+}
+
+/* Store l as the list at k (e: its model entry, NULL if none): deleted
+ * if empty, made (without a TTL) if new; the command changed the
+ * keyspace. */
+static void
+x_list_set(struct mcmd *x, const struct resp_arg *k, struct mkey *e,
+    const struct mlist *l)
+{
+	size_t vlen;
+	char *v;
+
+	x->changed = 1;
+	if (l->n == 0) {
+		if (e != NULL)
+			x_del(x, k);
+		return;
+	}
+	v = mlist_encode(l, &vlen);
+	if (e != NULL)
+		model_set_val(e, v, vlen, OBJ_ENC_QUICKLIST);
+	else {
+		model_put(x->m, k->ptr, k->len, OBJ_LIST, OBJ_ENC_QUICKLIST, v,
+		    vlen, -1);
+		x_ready(x, k);
+	}
+	free(v);
+}
+
+/* The command propagates as it was sent. */
+static void
+x_prop_sent(struct mcmd *x)
+{
+	x->pform = 2;
+}
+
+/* The command propagates as word (a C string) and n arguments from
+ * args on. */
+static void
+x_prop_as(struct mcmd *x, const char *word, const struct resp_arg *args,
+    int n)
+{
+	int i;
+
+	FUZZ_CHECK(n < MODEL_PROP_WORDS);
+	x->pform = 1;
+	x->pn = n + 1;
+	x->pw[0] = word;
+	x->pl[0] = strlen(word);
+	for (i = 0; i < n; i++) {
+		x->pw[i + 1] = args[i].ptr;
+		x->pl[i + 1] = args[i].len;
+	}
+}
+
+/* An integer >= min (Redis's getRangeLongFromObjectOrReply with msg: a
+ * non-number gets msg too): 0, or -1 with the error. */
+static int
+x_ll_min(struct mcmd *x, const struct resp_arg *a, long long min,
+    const char *msg, long long *v)
+{
+	if (resp_str_to_ll(a->ptr, a->len, v) && *v >= min)
+		return 0;
+	want_err(x, msg);
+	return -1;
+}
+
+/*
+ * A blocking command's timeout as Redis 7.0's getTimeoutFromObjectOrReply
+ * reads it: seconds as a long double, (long long)(secs * 1000) negative
+ * is refused (past a long long, x86's conversion gives LLONG_MIN). 0 with
+ * *ms (0: forever), or -1 with the error.
+ */
+static int
+x_timeout(struct mcmd *x, const struct resp_arg *a, long double *ms)
+{
+	long double s, v;
+
+	if (!str_to_ld(a->ptr, a->len, &s)) {
+		want_err(x, "timeout is not a float or out of range");
+		return -1;
+	}
+	v = s * 1000.0L;
+	if (!(v < 9223372036854775808.0L) || v <= -1.0L) {
+		want_err(x, "timeout is negative");
+		return -1;
+	}
+	*ms = v;
+	return 0;
+}
+
+/* LEFT or RIGHT, as C strings in any case: 0 with *head, or -1 with a
+ * syntax error. */
+static int
+x_where(struct mcmd *x, const struct resp_arg *a, int *head)
+{
+	if (arg_is_word(a, "left"))
+		*head = 1;
+	else if (arg_is_word(a, "right"))
+		*head = 0;
+	else {
+		want_err(x, "syntax error");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A blocking command found nothing: inside EXEC it replies as its
+ * non-blocking form would (a null array, or a null bulk for the moves);
+ * otherwise it waits on keys (where the run allows it: the direct run
+ * has one client and stops there).
+ */
+static void
+x_block(struct mcmd *x, int move)
+{
+	if (x->in_exec) {
+		if (move)
+			resp_add_null(x->w);
+		else
+			resp_add_null_array(x->w);
+		return;
+	}
+	FUZZ_CHECK(x->may_block);
+	x->blocked = 1;
+	x->own = 1;
+}
+
+/* LPUSH, RPUSH (xx 0), LPUSHX, RPUSHX (xx 1) key element [element ...] */
+static void
+push_generic(struct mcmd *x, int head, int xx)
+{
+	struct mlist l;
+	struct mkey *e;
+	int i;
+
+	if (x_lookup_list(x, &x->a[1], &e) == -1)
+		return;
+	if (e == NULL && xx) {
+		resp_add_int(x->w, 0);
+		return;
+	}
+	mlist_decode(&l, e);
+	for (i = 2; i < x->argc; i++)
+		mlist_insert(&l, head ? 0 : l.n, x->a[i].ptr, x->a[i].len);
+	resp_add_int(x->w, (long long)l.n);
+	x_list_set(x, &x->a[1], e, &l);
+	x_prop_sent(x);
+	mlist_free(&l);
+}
+
+static void
+m_lpush(struct mcmd *x)
+{
+	push_generic(x, 1, 0);
+}
+
+static void
+m_rpush(struct mcmd *x)
+{
+	push_generic(x, 0, 0);
+}
+
+static void
+m_lpushx(struct mcmd *x)
+{
+	push_generic(x, 1, 1);
+}
+
+static void
+m_rpushx(struct mcmd *x)
+{
+	push_generic(x, 0, 1);
+}
+
+/* LPOP, RPOP key [count]: more arguments are an arity error; the count
+ * (0 or more) before the key; a missing key is nil (a null array with a
+ * count), count 0 an empty array. */
+static void
+pop_generic(struct mcmd *x, int head)
+{
+	long long count = 0;
+	struct mlist l;
+	struct mkey *e;
+	size_t n, i;
+
+	if (x->argc > 3) {
+		want_arity(x);
+		return;
+	}
+	if (x->argc == 3 && x_ll_min(x, &x->a[2], 0, "value is out of "
+	    "range, must be positive", &count) == -1)
+		return;
+	if (x_lookup_list(x, &x->a[1], &e) == -1)
+		return;
+	if (e == NULL) {
+		if (x->argc == 3)
+			resp_add_null_array(x->w);
+		else
+			resp_add_null(x->w);
+		return;
+	}
+	if (x->argc == 3 && count == 0) {
+		resp_add_array_len(x->w, 0);
+		return;
+	}
+	mlist_decode(&l, e);
+	n = x->argc == 2 ? 1 : (unsigned long long)count < l.n ?
+	    (size_t)count : l.n;
+	if (x->argc == 3)
+		resp_add_array_len(x->w, (long long)n);
+	for (i = 0; i < n; i++)
+		resp_add_bulk(x->w, l.e[head ? i : l.n - 1 - i].p,
+		    l.e[head ? i : l.n - 1 - i].len);
+	mlist_remove(&l, head ? 0 : l.n - n, n);
+	x_list_set(x, &x->a[1], e, &l);
+	x_prop_sent(x);
+	mlist_free(&l);
+}
+
+static void
+m_lpop(struct mcmd *x)
+{
+	pop_generic(x, 1);
+}
+
+static void
+m_rpop(struct mcmd *x)
+{
+	pop_generic(x, 0);
+}
+
+static void
+m_llen(struct mcmd *x)
+{
+	struct mlist l;
+	struct mkey *e;
+
+	if (x_lookup_list(x, &x->a[1], &e) == -1)
+		return;
+	mlist_decode(&l, e);
+	resp_add_int(x->w, (long long)l.n);
+	mlist_free(&l);
+}
+
+/* Redis's range arithmetic (LRANGE, LTRIM): 1 with *from and *n if the
+ * range of a list of len elements is not empty. */
+static int
+mlist_range(long long start, long long end, size_t len, size_t *from,
+    size_t *n)
+{
+	long long llen = (long long)len;
+
+	if (start < 0)
+		start = llen + start;
+	if (end < 0)
+		end = llen + end;
+	if (start < 0)
+		start = 0;
+	if (start > end || start >= llen)
+		return 0;
+	if (end >= llen)
+		end = llen - 1;
+	*from = (size_t)start;
+	*n = (size_t)(end - start + 1);
+	return 1;
+}
+
+/* LRANGE key start stop: the numbers first, then the key. */
+static void
+m_lrange(struct mcmd *x)
+{
+	long long start, end;
+	size_t from, n, i;
+	struct mlist l;
+	struct mkey *e;
+
+	if (x_ll(x, &x->a[2], &start) == -1 || x_ll(x, &x->a[3], &end) == -1 ||
+	    x_lookup_list(x, &x->a[1], &e) == -1)
+		return;
+	mlist_decode(&l, e);
+	if (!mlist_range(start, end, l.n, &from, &n))
+		n = 0;
+	resp_add_array_len(x->w, (long long)n);
+	for (i = 0; i < n; i++)
+		resp_add_bulk(x->w, l.e[from + i].p, l.e[from + i].len);
+	mlist_free(&l);
+}
+
+/* The index idx (negative from the tail) of a list of len elements: 1
+ * with *i if in range. */
+static int
+mlist_index(long long idx, size_t len, size_t *i)
+{
+	if (idx < 0)
+		idx += (long long)len;
+	if (idx < 0 || idx >= (long long)len)
+		return 0;
+	*i = (size_t)idx;
+	return 1;
+}
+
+/* LINDEX key index: the key before the index. */
+static void
+m_lindex(struct mcmd *x)
+{
+	struct mlist l;
+	struct mkey *e;
+	long long idx;
+	size_t i;
+
+	if (x_lookup_list(x, &x->a[1], &e) == -1)
+		return;
+	if (e == NULL) {
+		resp_add_null(x->w);
+		return;
+	}
+	if (x_ll(x, &x->a[2], &idx) == -1)
+		return;
+	mlist_decode(&l, e);
+	if (mlist_index(idx, l.n, &i))
+		resp_add_bulk(x->w, l.e[i].p, l.e[i].len);
+	else
+		resp_add_null(x->w);
+	mlist_free(&l);
+}
+
+/* LSET key index element: "no such key", then the index. */
+static void
+m_lset(struct mcmd *x)
+{
+	struct mlist l;
+	struct mkey *e;
+	long long idx;
+	size_t i;
+
+	if (x_lookup_list(x, &x->a[1], &e) == -1)
+		return;
+	if (e == NULL) {
+		want_err(x, "no such key");
+		return;
+	}
+	if (x_ll(x, &x->a[2], &idx) == -1)
+		return;
+	mlist_decode(&l, e);
+	if (!mlist_index(idx, l.n, &i))
+		want_err(x, "index out of range");
+	else {
+		l.e[i].p = x->a[3].ptr;
+		l.e[i].len = x->a[3].len;
+		x_list_set(x, &x->a[1], e, &l);
+		x_prop_sent(x);
+		resp_add_ok(x->w);
+	}
+	mlist_free(&l);
+}
+
+/* Index of the first element of l equal to v (from index from on, towards
+ * the tail), or l->n. */
+static size_t
+mlist_find(const struct mlist *l, size_t from, const struct resp_arg *v)
+{
+	for (; from < l->n; from++)
+		if (l->e[from].len == v->len && (v->len == 0 ||
+		    memcmp(l->e[from].p, v->ptr, v->len) == 0))
+			break;
+	return from;
+}
+
+/* LINSERT key BEFORE|AFTER pivot element: the word first; 0 without the
+ * key, -1 without the pivot, else the new length. */
+static void
+m_linsert(struct mcmd *x)
+{
+	struct mlist l;
+	struct mkey *e;
+	size_t i;
+	int after;
+
+	if (arg_is_word(&x->a[2], "after"))
+		after = 1;
+	else if (arg_is_word(&x->a[2], "before"))
+		after = 0;
+	else {
+		want_err(x, "syntax error");
+		return;
+	}
+	if (x_lookup_list(x, &x->a[1], &e) == -1)
+		return;
+	if (e == NULL) {
+		resp_add_int(x->w, 0);
+		return;
+	}
+	mlist_decode(&l, e);
+	i = mlist_find(&l, 0, &x->a[3]);
+	if (i == l.n)
+		resp_add_int(x->w, -1);
+	else {
+		mlist_insert(&l, i + (size_t)after, x->a[4].ptr, x->a[4].len);
+		resp_add_int(x->w, (long long)l.n);
+		x_list_set(x, &x->a[1], e, &l);
+		x_prop_sent(x);
+	}
+	mlist_free(&l);
+}
+
+/* LREM key count element: the count first; from the head (count > 0),
+ * the tail (< 0), or all (0). */
+static void
+m_lrem(struct mcmd *x)
+{
+	const struct resp_arg *v = &x->a[3];
+	unsigned long long most;
+	long long count;
+	size_t removed = 0, i;
+	struct mlist l;
+	struct mkey *e;
+
+	if (x_ll(x, &x->a[2], &count) == -1 ||
+	    x_lookup_list(x, &x->a[1], &e) == -1)
+		return;
+	mlist_decode(&l, e);
+	most = count == 0 ? ULLONG_MAX : count < 0 ?
+	    0ULL - (unsigned long long)count : (unsigned long long)count;
+	if (count < 0) {
+		for (i = l.n; i-- > 0 && removed < most;)
+			if (mlist_find(&l, i, v) == i) {
+				mlist_remove(&l, i, 1);
+				removed++;
+			}
+	} else {
+		for (i = 0; i < l.n && removed < most;)
+			if (mlist_find(&l, i, v) == i) {
+				mlist_remove(&l, i, 1);
+				removed++;
+			} else
+				i++;
+	}
+	if (removed > 0) {
+		x_list_set(x, &x->a[1], e, &l);
+		x_prop_sent(x);
+	}
+	resp_add_int(x->w, (long long)removed);
+	mlist_free(&l);
+}
+
+/* LTRIM key start stop: the numbers, then the key; OK either way; an
+ * empty range deletes the list; trimming nothing changes nothing. */
+static void
+m_ltrim(struct mcmd *x)
+{
+	long long start, end;
+	size_t from = 0, n = 0;
+	struct mlist l;
+	struct mkey *e;
+
+	if (x_ll(x, &x->a[2], &start) == -1 || x_ll(x, &x->a[3], &end) == -1 ||
+	    x_lookup_list(x, &x->a[1], &e) == -1)
+		return;
+	resp_add_ok(x->w);
+	if (e == NULL)
+		return;
+	mlist_decode(&l, e);
+	if (!mlist_range(start, end, l.n, &from, &n))
+		from = n = 0;
+	if (n != l.n) {
+		mlist_remove(&l, from + n, l.n - from - n);
+		mlist_remove(&l, 0, from);
+		x_list_set(x, &x->a[1], e, &l);
+		x_prop_sent(x);
+	}
+	mlist_free(&l);
+}
+
+/*
+ * LPOS key element [RANK rank] [COUNT num] [MAXLEN len], as Redis 7.0's
+ * lposCommand: options in order (RANK not 0, COUNT and MAXLEN not
+ * negative, their errors as Redis words them), then the key. A negative
+ * rank scans from the tail; LLONG_MIN negates into itself in Redis, so
+ * every match qualifies and COUNT never ends the scan.
+ */
+static void
+m_lpos(struct mcmd *x)
+{
+	long long rank = 1, count = -1, maxlen = 0, matches = 0, got = 0;
+	long long idx, i;
+	int j, tail = 0, minrank = 0;
+	struct resp_buf hits;
+	struct mlist l;
+	struct mkey *e;
+	size_t k;
+
+	for (j = 3; j < x->argc; j++) {
+		int more = x->argc - 1 - j;
+
+		if (arg_is_word(&x->a[j], "rank") && more) {
+			if (x_ll(x, &x->a[++j], &rank) == -1)
+				return;
+			if (rank == 0) {
+				want_err(x, "RANK can't be zero: use 1 to "
+				    "start from the first match, 2 from the "
+				    "second ... or use negative to start from "
+				    "the end of the list");
+				return;
+			}
+		} else if (arg_is_word(&x->a[j], "count") && more) {
+			if (x_ll_min(x, &x->a[++j], 0, "COUNT can't be "
+			    "negative", &count) == -1)
+				return;
+		} else if (arg_is_word(&x->a[j], "maxlen") && more) {
+			if (x_ll_min(x, &x->a[++j], 0, "MAXLEN can't be "
+			    "negative", &maxlen) == -1)
+				return;
+		} else {
+			want_err(x, "syntax error");
+			return;
+		}
+	}
+	if (rank < 0) {
+		tail = 1;
+		minrank = rank == LLONG_MIN;
+		rank = minrank ? 1 : -rank;
+	}
+	if (x_lookup_list(x, &x->a[1], &e) == -1)
+		return;
+	if (e == NULL) {
+		if (count != -1)
+			resp_add_array_len(x->w, 0);
+		else
+			resp_add_null(x->w);
+		return;
+	}
+	mlist_decode(&l, e);
+	resp_buf_init(&hits);
+	idx = -1;
+	for (i = 0; (maxlen == 0 || i < maxlen) && (size_t)i < l.n; i++) {
+		k = tail ? l.n - 1 - (size_t)i : (size_t)i;
+		if (l.e[k].len != x->a[2].len || (l.e[k].len != 0 &&
+		    memcmp(l.e[k].p, x->a[2].ptr, l.e[k].len) != 0))
+			continue;
+		matches++;
+		if (matches < rank)
+			continue;
+		idx = (long long)k;
+		if (count == -1)
+			break;
+		resp_add_int(&hits, idx);
+		got++;
+		if (count != 0 && !minrank && matches - rank + 1 >= count)
+			break;
+	}
+	if (count != -1) {
+		resp_add_array_len(x->w, got);
+		resp_buf_append(x->w, hits.data, hits.len);
+	} else if (idx != -1)
+		resp_add_int(x->w, idx);
+	else
+		resp_add_null(x->w);
+	resp_buf_free(&hits);
+	mlist_free(&l);
+}
+
+/*
+ * Move the element at one end of the list at src (in the model) to one
+ * end of dst (made if absent) and reply it; WRONGTYPE if dst holds
+ * another type. One key: a rotation, its TTL kept (a single element
+ * changes nothing, yet counts as a change, as in Redis).
+ */
+static void
+x_move(struct mcmd *x, struct mkey *s, int from_head, int to_head)
+{
+	const struct resp_arg *src = &x->a[1], *dst = &x->a[2];
+	struct mlist sl, dl;
+	struct melem v;
+	struct mkey *d;
+	int same = src->len == dst->len &&
+	    memcmp(src->ptr, dst->ptr, src->len) == 0;
+
+	d = x_lookup(x, dst);
+	if (d != NULL && d->type != OBJ_LIST) {
+		want_wrongtype(x);
+		return;
+	}
+	mlist_decode(&sl, s);
+	v = sl.e[from_head ? 0 : sl.n - 1];
+	mlist_remove(&sl, from_head ? 0 : sl.n - 1, 1);
+	resp_add_bulk(x->w, v.p, v.len);
+	if (same) {
+		mlist_insert(&sl, to_head ? 0 : sl.n, v.p, v.len);
+		x_list_set(x, src, s, &sl);
+	} else {
+		mlist_decode(&dl, d);
+		mlist_insert(&dl, to_head ? 0 : dl.n, v.p, v.len);
+		x_list_set(x, dst, d, &dl);
+		mlist_free(&dl);
+		x_list_set(x, src, s, &sl);
+	}
+	mlist_free(&sl);
+}
+
+/* LMOVE, RPOPLPUSH: the source (nil if absent), then the destination. */
+static void
+move_generic(struct mcmd *x, int from_head, int to_head)
+{
+	struct mkey *s;
+
+	if (x_lookup_list(x, &x->a[1], &s) == -1)
+		return;
+	if (s == NULL) {
+		resp_add_null(x->w);
+		return;
+	}
+	x_move(x, s, from_head, to_head);
+	if (x->changed)
+		x_prop_sent(x);
+}
+
+static void
+m_lmove(struct mcmd *x)
+{
+	int from, to;
+
+	if (x_where(x, &x->a[3], &from) == 0 &&
+	    x_where(x, &x->a[4], &to) == 0)
+		move_generic(x, from, to);
+}
+
+static void
+m_rpoplpush(struct mcmd *x)
+{
+	move_generic(x, 0, 1);
+}
+
+/*
+ * LMPOP's (ni 1) and BLMPOP's (ni 2) arguments as Redis 7.0 reads them:
+ * numkeys (1 or more), a LEFT|RIGHT after the keys, COUNT once (1 or
+ * more). 0 with *nkeys, *head and *count (1 if not given), or -1.
+ */
+static int
+x_mpop_args(struct mcmd *x, int ni, int *nkeys, int *head, long long *count)
+{
+	long long nk, cnt = -1;
+	int wi, j;
+
+	if (x_ll_min(x, &x->a[ni], 1, "numkeys should be greater than 0",
+	    &nk) == -1)
+		return -1;
+	if (nk > x->argc - ni - 2) {
+		want_err(x, "syntax error");
+		return -1;
+	}
+	wi = ni + (int)nk + 1;
+	if (x_where(x, &x->a[wi], head) == -1)
+		return -1;
+	for (j = wi + 1; j < x->argc; j++) {
+		if (cnt == -1 && arg_is_word(&x->a[j], "count") &&
+		    j + 1 < x->argc) {
+			if (x_ll_min(x, &x->a[++j], 1, "count should be "
+			    "greater than 0", &cnt) == -1)
+				return -1;
+		} else {
+			want_err(x, "syntax error");
+			return -1;
+		}
+	}
+	*nkeys = (int)nk;
+	*count = cnt == -1 ? 1 : cnt;
+	return 0;
+}
+
+/*
+ * Pop for LMPOP, BLPOP, BRPOP and BLMPOP from the first of the keys that
+ * holds a list (run again for a ready key: from that key only, if it
+ * holds a list): count -1, one element replied [key, element]; else up
+ * to count, [key, [elements]]. Propagated as LPOP/RPOP key [n]. 1 if
+ * served, 0 if no key holds a list, -1 after WRONGTYPE.
+ */
+static int
+x_serve_pop(struct mcmd *x, const struct resp_arg *keys, int nkeys,
+    int head, long long count)
+{
+	struct mlist l;
+	struct mkey *e;
+	size_t n, i;
+	int j;
+
+	for (j = 0; j < nkeys; j++) {
+		if (x->ready != NULL) {
+			if (keys[j].len != x->ready->len ||
+			    memcmp(keys[j].ptr, x->ready->ptr,
+			    keys[j].len) != 0)
+				continue;
+			e = x_lookup(x, &keys[j]);
+			if (e == NULL || e->type != OBJ_LIST)
+				continue;
+		} else if (x_lookup_list(x, &keys[j], &e) == -1)
+			return -1;
+		if (e == NULL)
+			continue;
+		mlist_decode(&l, e);
+		n = count == -1 ? 1 : (unsigned long long)count < l.n ?
+		    (size_t)count : l.n;
+		resp_add_array_len(x->w, 2);
+		resp_add_bulk(x->w, keys[j].ptr, keys[j].len);
+		if (count != -1)
+			resp_add_array_len(x->w, (long long)n);
+		for (i = 0; i < n; i++)
+			resp_add_bulk(x->w, l.e[head ? i : l.n - 1 - i].p,
+			    l.e[head ? i : l.n - 1 - i].len);
+		mlist_remove(&l, head ? 0 : l.n - n, n);
+		x_list_set(x, &keys[j], e, &l);
+		mlist_free(&l);
+		x_prop_as(x, head ? "LPOP" : "RPOP", &keys[j], 1);
+		if (count != -1) {
+			x->pnum_len = resp_ll_to_str(x->pnum, (long long)n);
+			x->pw[2] = x->pnum;
+			x->pl[2] = x->pnum_len;
+			x->pn = 3;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static void
+m_lmpop(struct mcmd *x)
+{
+	long long count;
+	int nkeys, head;
+
+	if (x_mpop_args(x, 1, &nkeys, &head, &count) == 0 &&
+	    x_serve_pop(x, x->a + 2, nkeys, head, count) == 0)
+		resp_add_null_array(x->w);
+}
+
+/* BLPOP, BRPOP key [key ...] timeout: the timeout first. */
+static void
+bpop_generic(struct mcmd *x, int head)
+{
+	if (x_timeout(x, &x->a[x->argc - 1], &x->wait_ms) == -1)
+		return;
+	if (x_serve_pop(x, x->a + 1, x->argc - 2, head, -1) == 0)
+		x_block(x, 0);
+}
+
+static void
+m_blpop(struct mcmd *x)
+{
+	bpop_generic(x, 1);
+}
+
+static void
+m_brpop(struct mcmd *x)
+{
+	bpop_generic(x, 0);
+}
+
+/*
+ * BLMOVE and BRPOPLPUSH once the directions and the timeout are read:
+ * the source (WRONGTYPE; absent, it waits), then as LMOVE, propagated
+ * as LMOVE or RPOPLPUSH. Run again for its key, a source that no longer
+ * holds a list keeps it waiting (Redis serves a list key only).
+ */
+static void
+bmove_generic(struct mcmd *x, int from, int to, int brpoplpush)
+{
+	struct mkey *s;
+
+	if (x->ready != NULL) {
+		s = x_lookup(x, &x->a[1]);
+		if (s == NULL || s->type != OBJ_LIST) {
+			x_block(x, 1);
+			return;
+		}
+	} else if (x_lookup_list(x, &x->a[1], &s) == -1)
+		return;
+	if (s == NULL) {
+		x_block(x, 1);
+		return;
+	}
+	x_move(x, s, from, to);
+	if (x->changed)
+		x_prop_as(x, brpoplpush ? "RPOPLPUSH" : "LMOVE", x->a + 1,
+		    brpoplpush ? 2 : 4);
+}
+
+static void
+m_blmove(struct mcmd *x)
+{
+	int from, to;
+
+	if (x_where(x, &x->a[3], &from) == 0 &&
+	    x_where(x, &x->a[4], &to) == 0 &&
+	    x_timeout(x, &x->a[5], &x->wait_ms) == 0)
+		bmove_generic(x, from, to, 0);
+}
+
+static void
+m_brpoplpush(struct mcmd *x)
+{
+	if (x_timeout(x, &x->a[3], &x->wait_ms) == 0)
+		bmove_generic(x, 0, 1, 1);
+}
+
+/* BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: the
+ * arguments after numkeys first, then the timeout. */
+static void
+m_blmpop(struct mcmd *x)
+{
+	long long count;
+	int nkeys, head;
+
+	if (x_mpop_args(x, 2, &nkeys, &head, &count) == -1 ||
+	    x_timeout(x, &x->a[1], &x->wait_ms) == -1)
+		return;
+	if (x_serve_pop(x, x->a + 3, nkeys, head, count) == 0)
+		x_block(x, 0);
+}
+
+static model_proc *model_proc_of(const struct command *cmd);
+
+static int model_command(struct model *m, struct mclient *mc,
+    struct server *srv, int argc, const struct resp_arg *argv, int authed,
+    const char *p, size_t n, struct mcmd *x);
+
+/* MULTI: not nested. */
+static void
+m_multi(struct mcmd *x)
+{
+	if (x->mc->multi) {
+		want_err(x, "MULTI calls can not be nested");
+		return;
+	}
+	log_free(&x->mc->queue);
+	x->mc->multi = 1;
+	x->mc->aborted = 0;
+	resp_add_ok(x->w);
+}
+
+static void
+m_discard(struct mcmd *x)
+{
+	if (!x->mc->multi) {
+		want_err(x, "DISCARD without MULTI");
+		return;
+	}
+	mclient_reset(x->mc);
+	resp_add_ok(x->w);
+}
+
+static void
+m_watch(struct mcmd *x)
+{
+	if (x->mc->multi) {
+		want_err(x, "WATCH inside MULTI is not allowed");
+		return;
+	}
+	x->mc->watching = 1;
+	resp_add_ok(x->w);
+}
+
+static void
+m_unwatch(struct mcmd *x)
+{
+	x->mc->watching = 0;
+	resp_add_ok(x->w);
+}
+
+/*
+ * EXEC: without MULTI an error; after a refused request EXECABORT; a
+ * null array only if keys were watched (the model does not follow which
+ * changed); else each queued command's reply, judged in order by its
+ * model with blocking commands not waiting. The writes propagate
+ * between a MULTI and an EXEC. A queued write the model does not know
+ * makes it re-read the keyspace after the whole EXEC.
+ */
+static void
+m_exec(struct mcmd *x)
+{
+	struct mclient *mc = x->mc;
+	const struct prop_log *q = &mc->queue;
+	const char *p = x->p, *e = x->p + x->n;
+	const struct command *cmd;
+	struct resp_arg av[64];
+	struct mcmd sub;
+	size_t i, len, changes = 0;
+	int j, unknown = 0;
+
+	if (!mc->multi) {
+		want_err(x, "EXEC without MULTI");
+		return;
+	}
+	if (mc->aborted) {
+		want_err(x, "-EXECABORT Transaction discarded because of "
+		    "previous errors.");
+		mclient_reset(mc);
+		return;
+	}
+	x->own = 1;
+	if (x->n == 5 && memcmp(x->p, "*-1\r\n", 5) == 0) {
+		FUZZ_CHECK(mc->watching);
+		mclient_reset(mc);
+		return;
+	}
+	FUZZ_CHECK(read_line_num(&p, e, '*') == (long long)q->n);
+	for (i = 0; i < q->n; i++) {
+		FUZZ_CHECK(q->recs[i].argc <= 64);
+		for (j = 0; j < q->recs[i].argc; j++) {
+			av[j].off = 0;
+			av[j].len = q->args[q->recs[i].first + (size_t)j].len;
+			av[j].ptr = q->bytes.data +
+			    q->args[q->recs[i].first + (size_t)j].off;
+		}
+		cmd = command_of_argv(q->recs[i].argc, av);
+		unknown |= model_proc_of(cmd) == NULL &&
+		    (cmd->flags & CMD_WRITE);
+	}
+	mc->multi = 0;
+	for (i = 0; i < q->n && !unknown; i++) {
+		for (j = 0; j < q->recs[i].argc; j++) {
+			av[j].off = 0;
+			av[j].len = q->args[q->recs[i].first + (size_t)j].len;
+			av[j].ptr = q->bytes.data +
+			    q->args[q->recs[i].first + (size_t)j].off;
+		}
+		len = next_reply(p, (size_t)(e - p));
+		memset(&sub, 0, sizeof(sub));
+		sub.in_exec = 1;
+		sub.ready_keys = x->ready_keys;
+		x->vary |= model_command(x->m, mc, x->srv, q->recs[i].argc, av,
+		    1, p, len, &sub);
+		changes += (size_t)sub.nprop;
+		p += len;
+	}
+	mclient_reset(mc);
+	if (unknown) {
+		model_resync(x->m, &x->srv->db);
+		x->changed = -1;
+		return;
+	}
+	FUZZ_CHECK(p == e);
+	x->changed = changes > 0;
+	x->nprop = (int)changes + (changes > 0 ? 2 : 0);
 }
 
 /* The commands the model knows, by full name. */
@@ -2221,7 +3492,17 @@ static const struct {
 	{ "object|freq", m_object_freq },
 	{ "object|idletime", m_object_idletime },
 	{ "memory|usage", m_memory_usage }, { "flushdb", m_flush },
-	{ "flushall", m_flush },
+	{ "flushall", m_flush }, { "lpush", m_lpush }, { "rpush", m_rpush },
+	{ "lpushx", m_lpushx }, { "rpushx", m_rpushx }, { "lpop", m_lpop },
+	{ "rpop", m_rpop }, { "llen", m_llen }, { "lrange", m_lrange },
+	{ "lindex", m_lindex }, { "lset", m_lset }, { "linsert", m_linsert },
+	{ "lrem", m_lrem }, { "ltrim", m_ltrim }, { "lpos", m_lpos },
+	{ "lmove", m_lmove }, { "rpoplpush", m_rpoplpush },
+	{ "lmpop", m_lmpop }, { "blpop", m_blpop }, { "brpop", m_brpop },
+	{ "blmove", m_blmove }, { "brpoplpush", m_brpoplpush },
+	{ "blmpop", m_blmpop }, { "multi", m_multi }, { "exec", m_exec },
+	{ "discard", m_discard }, { "watch", m_watch },
+	{ "unwatch", m_unwatch },
 };
 
 /* The model of cmd, or NULL. */
@@ -2239,95 +3520,147 @@ model_proc_of(const struct command *cmd)
 }
 
 /*
- * Judge the reply p[0..n) of the command in c->argv, which ran at the
- * model's now (authed: whether the client was authenticated before it
- * ran), and apply the command to the model. The dispatcher's own checks
- * come first, in its order: unknown command, arity, authentication, and
- * (with maxmemory) the OOM refusal. Returns whether the reply may differ
- * in another run; *changed gets 1 if the command changed the keyspace,
- * 0 if not, -1 if the model does not know the write command (it then
- * re-reads the keyspace).
+ * Judge the reply p[0..n) of the command in argv, which client mc sent
+ * and which ran at the model's now (authed: whether the client was
+ * authenticated before it ran), and apply the command to the model. The
+ * dispatcher's own checks come first, in its order: unknown command,
+ * arity, authentication, a command MULTI refuses, and (with maxmemory)
+ * the OOM refusal; a refusal inside MULTI makes EXEC abort; then, inside
+ * MULTI, the request is queued. x (zeroed by the caller, who may set
+ * in_exec, may_block, ready and ready_keys) gets the verdict: changed 1
+ * if the command changed the keyspace, -1 if the model does not know
+ * the write command (it then re-reads the keyspace); nprop the records
+ * it propagates; blocked and the keys if it waits. Returns whether the
+ * reply may differ in another run.
  */
 static int
-model_command(struct model *m, struct client *c, int authed, const char *p,
-    size_t n, int *changed)
+model_command(struct model *m, struct mclient *mc, struct server *srv,
+    int argc, const struct resp_arg *argv, int authed, const char *p,
+    size_t n, struct mcmd *x)
 {
 	static const char oom[] = "-OOM command not allowed when used memory "
 	    "> 'maxmemory'.\r\n";
-	const struct command *cmd = command_of(c);
+	const struct command *cmd = command_of_argv(argc, argv);
+	char arity[128], name[64];
+	const char *why = "";
 	struct resp_buf want;
 	model_proc *proc;
-	struct mcmd x;
 
-	*changed = 0;
 	if (cmd == NULL) {
 		FUZZ_CHECK(n > 24 && (memcmp(p, "-ERR unknown command '",
 		    22) == 0 || memcmp(p, "-ERR unknown subcommand '", 25) ==
 		    0));
+		mc->aborted |= mc->multi;
 		return 0;
 	}
-	memset(&x, 0, sizeof(x));
 	resp_buf_init(&want);
-	x.m = m;
-	x.srv = c->srv;
-	x.cmd = cmd;
-	x.a = c->argv;
-	x.argc = c->argc;
-	x.p = p;
-	x.n = n;
-	x.w = &want;
-	x.vary = m->memvar || is_variable(c);
-	if ((cmd->arity > 0 && cmd->arity != c->argc) ||
-	    c->argc < -cmd->arity)
-		want_arity(&x);
+	x->mc = mc;
+	x->m = m;
+	x->srv = srv;
+	x->cmd = cmd;
+	x->a = argv;
+	x->argc = argc;
+	x->p = p;
+	x->n = n;
+	x->w = &want;
+	x->vary = m->memvar || is_variable(&argv[0]);
+	if (x->in_exec)
+		why = NULL;
+	else if ((cmd->arity > 0 && cmd->arity != argc) ||
+	    argc < -cmd->arity) {
+		snprintf(arity, sizeof(arity), "wrong number of arguments "
+		    "for '%s' command", command_fullname(cmd, name));
+		why = arity;
+	}
 	else if (!authed && !(cmd->flags & CMD_NOAUTH))
-		want_err(&x, "-NOAUTH Authentication required.");
-	else if (c->srv->evictor.maxmemory != 0 &&
+		why = "-NOAUTH Authentication required.";
+	else if (mc->multi && (cmd->flags & CMD_NOMULTI))
+		why = "Command not allowed inside a transaction";
+	else if (srv->evictor.maxmemory != 0 &&
 	    (cmd->flags & CMD_DENYOOM) && n == sizeof(oom) - 1 &&
 	    memcmp(p, oom, n) == 0)
-		x.own = 1;
-	else if ((proc = model_proc_of(cmd)) != NULL)
-		proc(&x);
+		x->own = 1;
+	else
+		why = NULL;
+	/* Refused: EXEC aborts the transaction, with the reason (its
+	 * code kept, as Redis's execCommandAbort words it). */
+	if (why != NULL && model_proc_of(cmd) == m_exec) {
+		resp_add_errorf(&want, "-EXECABORT Transaction discarded "
+		    "because of: %s", why + (why[0] == '-'));
+		mclient_reset(mc);
+	} else if (why != NULL)
+		want_err(x, why);
+	if (why != NULL || x->own)
+		mc->aborted |= mc->multi;
+	else if (!x->in_exec && mc->multi && !multi_runs_now(cmd)) {
+		resp_add_simple(&want, "QUEUED");
+		log_add(&mc->queue, argc, argv);
+	} else if ((proc = model_proc_of(cmd)) != NULL)
+		proc(x);
 	else {
 		/* A command the model does not know: a write is taken as
 		 * right (the keyspace is re-read), anything else must leave
 		 * the keyspace alone, which the caller checks. */
-		x.own = 1;
+		x->own = 1;
 		if (cmd->flags & CMD_WRITE) {
-			model_resync(m, &c->srv->db);
-			x.changed = -1;
+			model_resync(m, &srv->db);
+			x->changed = -1;
 		}
 	}
-	if (!x.own)
+	if (!x->own && !x->blocked)
 		check_reply_is(p, n, &want);
 	resp_buf_free(&want);
-	*changed = x.changed;
-	return x.vary;
+	if (x->changed == 1 && x->nprop == 0)
+		x->nprop = 1;
+	return x->vary;
 }
 
 /* The keys a command names (its row's key positions): the keyspace
  * holds them as the model does, and the replica (if any) holds them
  * live as the model does. */
 static void
-check_command_keys(struct model *m, struct db *db, struct db *replica,
-    const struct client *c)
+check_argv_keys(struct model *m, struct db *db, struct db *replica,
+    int argc, const struct resp_arg *argv)
 {
-	const struct command *cmd = command_of(c);
-	int i, last;
+	int i, first, last, step;
 
-	if (cmd == NULL || cmd->first_key <= 0 || cmd->key_step <= 0)
+	if (argv_keys(argc, argv, &first, &last, &step) != 0)
 		return;
-	last = cmd->last_key < 0 ? c->argc + cmd->last_key : cmd->last_key;
-	for (i = cmd->first_key; i <= last && i < c->argc;
-	    i += cmd->key_step) {
-		check_key_exact(m, db, c->argv[i].ptr, c->argv[i].len);
+	for (i = first; i <= last && i < argc; i += step) {
+		check_key_exact(m, db, argv[i].ptr, argv[i].len);
 		if (replica != NULL)
-			check_key_live(m, replica, c->argv[i].ptr,
-			    c->argv[i].len);
+			check_key_live(m, replica, argv[i].ptr, argv[i].len);
+	}
+}
+
+/* The last command log holds is what the model said x propagates: its
+ * words as sent (pform 2) or as x->pw (1). */
+static void
+check_prop_form(const struct prop_log *log, const struct mcmd *x)
+{
+	const struct prop_rec *r;
+	const struct resp_arg *a;
+	const char *w;
+	size_t wl;
+	int i, n = x->pform == 2 ? x->argc : x->pn;
+
+	if (x->pform == 0)
+		return;
+	FUZZ_CHECK(log->n > 0);
+	r = &log->recs[log->n - 1];
+	FUZZ_CHECK(r->argc == n);
+	for (i = 0; i < n; i++) {
+		a = &log->args[r->first + (size_t)i];
+		w = x->pform == 2 ? x->a[i].ptr : x->pw[i];
+		wl = x->pform == 2 ? x->a[i].len : x->pl[i];
+		FUZZ_CHECK(a->len == wl && (wl == 0 ||
+		    memcmp(log->bytes.data + a->off, w, wl) == 0));
 	}
 }
 
 /* ---- The ways to run an input ---- */
+
+static int marker_of(int argc, const struct resp_arg *argv, int *n);
 
 /* What one run of an input gave. */
 struct outcome {
@@ -2409,11 +3742,14 @@ run_direct(struct fuzz_server *fs, const uint8_t *data, size_t size,
 	const struct obuf_limit *lim;
 	struct prop_log log;
 	struct replica rep;
+	struct mclient mc;
 	struct client *c;
+	struct mcmd x;
 	size_t off, logged;
-	int peer, r, authed, changed, vary;
+	int peer, r, authed, vary, marker;
 
 	memset(&log, 0, sizeof(log));
+	memset(&mc, 0, sizeof(mc));
 	m->ghosts = m->memvar = m->nondet = 0;
 	m->now = plan->base_us / 1000;
 	out->last_us = plan->base_us;
@@ -2443,7 +3779,8 @@ run_direct(struct fuzz_server *fs, const uint8_t *data, size_t size,
 			break;
 		}
 		FUZZ_CHECK(r == RESP_OK);
-		if (c->parser.argc == 0)
+		if (c->parser.argc == 0 || marker_of(c->parser.argc,
+		    c->parser.argv, &marker) >= 0)
 			continue;
 		c->argc = c->parser.argc;
 		c->argv = c->parser.argv;
@@ -2470,28 +3807,41 @@ run_direct(struct fuzz_server *fs, const uint8_t *data, size_t size,
 			    arg_is(&c->argv[0], "host:"));
 			FUZZ_CHECK(c->reply.len == off);
 			out->shutdown = 1;
-		} else if (c->reply.len == off) {
-			/* It waits on keys: only a timeout, in real time,
-			 * can end the wait of the one client there is. */
-			FUZZ_CHECK(command_of(c) != NULL &&
-			    (command_of(c)->flags & CMD_BLOCKING));
-			out->blocked = 1;
 		} else {
-			/* Exactly one well-formed reply per command. */
-			check_one_reply(c->reply.data + off,
-			    c->reply.len - off);
-			vary = model_command(m, c, authed, c->reply.data + off,
-			    c->reply.len - off, &changed);
-			outcome_reply(out, vary);
-			/* Each change leaves once; expiry and eviction add
-			 * a DEL for each key they take. */
-			if (changed >= 0)
-				FUZZ_CHECK(log.n - logged == (size_t)changed +
+			/* Exactly one well-formed reply per command, unless
+			 * it waits on keys (the model must say so too): only
+			 * a timeout, in real time, can end the wait of the
+			 * one client there is. */
+			if (c->reply.len != off)
+				check_one_reply(c->reply.data + off,
+				    c->reply.len - off);
+			memset(&x, 0, sizeof(x));
+			x.may_block = 1;
+			vary = model_command(m, &mc, srv, c->argc, c->argv,
+			    authed, c->reply.len != off ? c->reply.data + off :
+			    "", c->reply.len - off, &x);
+			FUZZ_CHECK(x.blocked == (c->reply.len == off));
+			FUZZ_CHECK(!x.blocked || (c->flags & CLIENT_BLOCKED));
+			if (x.blocked)
+				out->blocked = 1;
+			else
+				outcome_reply(out, vary);
+			/* Each change leaves once (a transaction's between
+			 * a MULTI and an EXEC); expiry and eviction add a
+			 * DEL for each key they take. */
+			if (x.changed >= 0)
+				FUZZ_CHECK(log.n - logged == (size_t)x.nprop +
 				    (size_t)(fs->removals - removals));
+			if (x.changed == 1)
+				check_prop_form(&log, &x);
+			FUZZ_CHECK(mc.multi == !!(c->flags & CLIENT_MULTI));
+			FUZZ_CHECK(!mc.multi || mc.aborted ==
+			    !!(c->flags & CLIENT_DIRTY_EXEC));
 		}
 		FUZZ_CHECK(db_size(&srv->db) == m->count);
 		replica_replay(&rep, &log, out->last_us);
-		check_command_keys(m, &srv->db, &rep.fs->srv->db, c);
+		check_argv_keys(m, &srv->db, &rep.fs->srv->db, c->argc,
+		    c->argv);
 		if (srv->evictor.maxmemory != 0)
 			m->memvar = 1;
 		lim = &srv->cfg.obuf[OBUF_NORMAL];
@@ -2511,6 +3861,7 @@ run_direct(struct fuzz_server *fs, const uint8_t *data, size_t size,
 	fs->model = NULL;
 	fs->log = NULL;
 	log_free(&log);
+	mclient_reset(&mc);
 }
 
 /* Move whatever the server sent to peer into out; 1 at EOF. */
@@ -2675,6 +4026,681 @@ compare_runs(const struct outcome *d, const struct outcome *s,
 	}
 }
 
+/* ---- Several clients: waiting on keys ---- */
+
+#define FUZZ_CLIENTS 4
+#define SRUN_PAUSE INT_MIN           /* a request that is "@~" */
+#define SRUN_BATCH 16                /* requests in one pipeline, at most */
+
+/*
+ * A harness-level request (never sent): "@N" (N 0-3) makes client N send
+ * the requests after it; "@N!" hangs client N up (a later request for N
+ * connects it again); "@~" lets 2 ms of real time pass (the deadlines of
+ * waiters are on the real monotonic clock). Returns 0 for "@N", 1 for
+ * "@N!" (with *n), 2 for "@~", or -1 for an ordinary request.
+ */
+static int
+marker_of(int argc, const struct resp_arg *argv, int *n)
+{
+	const char *p = argv[0].ptr;
+
+	*n = 0;
+	if (argc != 1 || argv[0].len < 2 || argv[0].len > 3 || p[0] != '@')
+		return -1;
+	if (argv[0].len == 2 && p[1] == '~')
+		return 2;
+	if (p[1] < '0' || p[1] >= '0' + FUZZ_CLIENTS ||
+	    (argv[0].len == 3 && p[2] != '!'))
+		return -1;
+	*n = p[1] - '0';
+	return argv[0].len == 3;
+}
+
+/* Whether the input holds a marker: it then runs with several clients. */
+static int
+input_has_markers(const uint8_t *data, size_t size)
+{
+	struct resp_parser p;
+	char *buf = model_dup((const char *)data, size);
+	int found = 0, n;
+
+	resp_parser_init(&p, 0);
+	while (!found && resp_parse(&p, buf, size) == RESP_OK)
+		found = p.argc > 0 && marker_of(p.argc, p.argv, &n) >= 0;
+	resp_parser_free(&p);
+	free(buf);
+	return found;
+}
+
+/* One client of the several-clients run. */
+struct sclient {
+	struct client *c;            /* the server's side; NULL: none */
+	int peer;                    /* our end of the socket pair */
+	struct resp_buf in;          /* replies received, not yet judged */
+	struct mclient mc;
+	int waiting;                 /* the model says it waits on keys: */
+	struct prop_log req;         /* its request (record 0) */
+	long double wait_ms;         /* 0: forever */
+	size_t *held;                /* requests it sent while waiting */
+	size_t nheld, capheld;
+};
+
+/* The several-clients run. */
+struct srun {
+	struct fuzz_server *fs;
+	struct server *srv;
+	struct model *m;
+	const struct plan *plan;
+	struct sclient cl[FUZZ_CLIENTS];
+	struct prop_log reqs;        /* the input's requests (us unused) */
+	int *who;                    /* per request: its client, -1 - n
+	                              * for "@n!", SRUN_PAUSE for "@~" */
+	size_t sent;                 /* commands run so far: the clock */
+	struct prop_log log;         /* what the server propagated */
+	struct replica rep;
+	struct prop_log ready;       /* keys a list appeared at (model) */
+	size_t *order;               /* waiters in the order they began */
+	size_t norder, caporder;
+	uint64_t rng;
+	int stop;                    /* the run ends (an unmodelled
+	                              * command, a client dropped) */
+};
+
+/* Argument j of record i of a log, as a resp_arg. */
+static void
+log_arg(const struct prop_log *log, size_t i, int j, struct resp_arg *a)
+{
+	const struct resp_arg *s = &log->args[log->recs[i].first + (size_t)j];
+
+	a->off = 0;
+	a->len = s->len;
+	a->ptr = log->bytes.data + s->off;
+}
+
+/* The arguments of record i of log into av (at most max). */
+static int
+log_argv(const struct prop_log *log, size_t i, struct resp_arg *av,
+    int max)
+{
+	int j;
+
+	FUZZ_CHECK(log->recs[i].argc <= max);
+	for (j = 0; j < log->recs[i].argc; j++)
+		log_arg(log, i, j, &av[j]);
+	return log->recs[i].argc;
+}
+
+/* Whether the several-clients run can judge a command: the model's
+ * commands, PING, ECHO, CLIENT UNBLOCK and ID, and CONFIG GET and CONFIG
+ * SET of the list settings; unknown commands (an error), but for what
+ * reads as an HTTP request. */
+static int
+srun_allowed(int argc, const struct resp_arg *av)
+{
+	const struct command *cmd = command_of_argv(argc, av);
+	char name[64];
+
+	/* POST and Host: close the connection as an HTTP request. */
+	if (cmd == NULL)
+		return !arg_is(&av[0], "post") && !arg_is(&av[0], "host:");
+	if (model_proc_of(cmd) != NULL)
+		return 1;
+	command_fullname(cmd, name);
+	if (strcmp(name, "ping") == 0 || strcmp(name, "echo") == 0 ||
+	    strcmp(name, "client|unblock") == 0 ||
+	    strcmp(name, "client|id") == 0 || strcmp(name, "config|get") == 0)
+		return 1;
+	return strcmp(name, "config|set") == 0 && argc == 4 &&
+	    (arg_is(&av[2], "list-max-listpack-size") ||
+	    arg_is(&av[2], "list-max-ziplist-size") ||
+	    arg_is(&av[2], "list-compress-depth"));
+}
+
+/* Whether client i is still the server's (it may have closed it). */
+static int
+srun_alive(struct srun *r, int i)
+{
+	const struct client *c;
+
+	for (c = r->srv->clients; c != NULL; c = c->next)
+		if (c == r->cl[i].c)
+			return 1;
+	return 0;
+}
+
+/* Drain every client's socket; the bytes that came. */
+static size_t
+srun_drain(struct srun *r)
+{
+	size_t got = 0, before;
+	int i;
+
+	for (i = 0; i < FUZZ_CLIENTS; i++)
+		if (r->cl[i].c != NULL && r->cl[i].peer >= 0) {
+			before = r->cl[i].in.len;
+			drain(r->cl[i].peer, &r->cl[i].in);
+			got += r->cl[i].in.len - before;
+		}
+	return got;
+}
+
+/* Run event rounds that do not wait until nothing more happens,
+ * collecting every client's replies. */
+static void
+srun_pump(struct srun *r)
+{
+	size_t i;
+	int n;
+
+	for (i = 0; i < FUZZ_PUMP_MAX; i++) {
+		event_stop(r->srv->el);
+		n = event_process(r->srv->el);
+		FUZZ_CHECK(n >= 0);
+		if (srun_drain(r) == 0 && n == 0)
+			return;
+	}
+	FUZZ_CHECK(!"the event loop never settles");
+}
+
+/* Take the first reply of client i's received bytes: its length, or 0 if
+ * none is there. */
+static size_t
+srun_reply(struct srun *r, int i)
+{
+	struct resp_buf *b = &r->cl[i].in;
+
+	return b->len == 0 ? 0 : next_reply(b->data, b->len);
+}
+
+/* Client i's first reply has been judged: drop it. */
+static void
+srun_consume(struct srun *r, int i, size_t n)
+{
+	struct resp_buf *b = &r->cl[i].in;
+
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+}
+
+/* Client i no longer waits: out of the order of waiters. */
+static void
+srun_unwait(struct srun *r, int i)
+{
+	size_t j;
+
+	r->cl[i].waiting = 0;
+	log_free(&r->cl[i].req);
+	for (j = 0; j < r->norder; j++)
+		if (r->order[j] == (size_t)i) {
+			memmove(r->order + j, r->order + j + 1,
+			    (r->norder - j - 1) * sizeof(*r->order));
+			r->norder--;
+			break;
+		}
+}
+
+/* Hang client i up (or forget it, the server having closed it). */
+static void
+srun_hangup(struct srun *r, int i)
+{
+	struct sclient *s = &r->cl[i];
+
+	if (s->c == NULL)
+		return;
+	if (s->waiting)
+		srun_unwait(r, i);
+	close(s->peer);
+	s->peer = -1;
+	srun_pump(r);
+	/* The server let it go, waiting or not, without a reply. */
+	FUZZ_CHECK(!srun_alive(r, i));
+	s->c = NULL;
+	s->in.len = 0;
+	s->nheld = 0;
+	mclient_reset(&s->mc);
+}
+
+/* Waiter i, if its deadline passed in real time (the only clock the
+ * server's deadlines read) got the timeout reply: the model takes that
+ * as happening before the command now judged (equivalent: a waiter the
+ * command would not serve is no one else's concern). */
+static void
+srun_timeouts_of(struct srun *r, int i)
+{
+	struct sclient *s = &r->cl[i];
+
+	if (!s->waiting || s->in.len < 5 ||
+	    memcmp(s->in.data, "*-1\r\n", 5) != 0)
+		return;
+	FUZZ_CHECK(s->wait_ms > 0);
+	srun_consume(r, i, 5);
+	srun_unwait(r, i);
+}
+
+/*
+ * Judge one command client i ran (argv; rerun: run again for the ready
+ * key) against its next reply; a command that waits makes the client a
+ * waiter, queued after those before it. Returns the records it
+ * propagates, or -1 if the model re-read the keyspace.
+ */
+static int
+srun_judge(struct srun *r, int i, int argc, const struct resp_arg *av,
+    const struct resp_arg *rerun)
+{
+	struct sclient *s = &r->cl[i];
+	size_t n = srun_reply(r, i);
+	struct mcmd x;
+
+	memset(&x, 0, sizeof(x));
+	x.may_block = 1;
+	x.ready = rerun;
+	x.ready_keys = &r->ready;
+	model_command(r->m, &s->mc, r->srv, argc, av, 1, s->in.data, n, &x);
+	if (x.blocked && n != 0 && rerun != NULL &&
+	    (n != 5 || memcmp(s->in.data, "*-1\r\n", 5) != 0))
+		/* Still waiting: the reply there is from a later command
+		 * of the pipeline that ran whole. */
+		return 0;
+	if (x.blocked && n != 0) {
+		/* It waited, and its deadline (real time) passed already. */
+		FUZZ_CHECK(x.wait_ms > 0 && n == 5 &&
+		    memcmp(s->in.data, "*-1\r\n", 5) == 0);
+		srun_consume(r, i, n);
+		if (rerun != NULL)
+			srun_unwait(r, i);
+		return 0;
+	}
+	if (x.blocked) {
+		if (rerun == NULL) {
+			/* It waits, after every waiter before it. */
+			s->waiting = 1;
+			s->wait_ms = x.wait_ms;
+			log_add(&s->req, argc, av);
+			grow(&r->order, &r->caporder, r->norder,
+			    sizeof(*r->order));
+			r->order[r->norder++] = (size_t)i;
+		}
+		return 0;
+	}
+	FUZZ_CHECK(n > 0);
+	srun_consume(r, i, n);
+	if (rerun != NULL)
+		srun_unwait(r, i);
+	return x.changed < 0 ? -1 : x.nprop;
+}
+
+/* Whether waiter i waits on key k. */
+static int
+srun_waits_on(struct srun *r, int i, const struct resp_arg *k)
+{
+	const struct prop_log *q = &r->cl[i].req;
+	struct resp_arg av[64];
+	const struct command *cmd;
+	int argc = log_argv(q, 0, av, 64), j, first, last;
+
+	cmd = command_of_argv(argc, av);
+	if (strcmp(cmd->name, "blmpop") == 0) {
+		first = 3;
+		last = 2 + (int)strtol(av[2].ptr, NULL, 10);
+	} else if (strcmp(cmd->name, "blpop") == 0 ||
+	    strcmp(cmd->name, "brpop") == 0) {
+		first = 1;
+		last = argc - 2;
+	} else
+		first = last = 1;
+	for (j = first; j <= last; j++)
+		if (av[j].len == k->len && memcmp(av[j].ptr, k->ptr,
+		    k->len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Serve the waiters of the keys a list appeared at, as the server does
+ * before its loop sleeps: key by key in the order they became ready (a
+ * key no one waits on is dropped), each key's waiters in the order they
+ * began waiting, each run again for that key until one still finds
+ * nothing; serving may make more keys ready. Returns the records the
+ * runs propagate (-1: unknown).
+ */
+static int
+srun_serve(struct srun *r)
+{
+	struct prop_log batch;
+	struct resp_arg k, av[64];
+	size_t b, j;
+	int total = 0, p, i, argc;
+
+	while (r->ready.n != 0) {
+		batch = r->ready;
+		memset(&r->ready, 0, sizeof(r->ready));
+		for (b = 0; b < batch.n; b++) {
+			log_arg(&batch, b, 0, &k);
+			for (;;) {
+				for (j = 0; j < r->norder; j++)
+					if (srun_waits_on(r, (int)r->order[j],
+					    &k))
+						break;
+				if (j == r->norder)
+					break;
+				i = (int)r->order[j];
+				argc = log_argv(&r->cl[i].req, 0, av, 64);
+				p = srun_judge(r, i, argc, av, &k);
+				if (r->cl[i].waiting)
+					break;
+				total = p < 0 || total < 0 ? -1 : total + p;
+			}
+		}
+		log_free(&batch);
+	}
+	return total;
+}
+
+static void srun_unblock(struct srun *r, int i, int target, int error);
+
+/* Whether request k may share a write with the requests around it: not
+ * one that may wait, nor CLIENT UNBLOCK. */
+static int
+srun_batchable(const struct srun *r, size_t k)
+{
+	struct resp_arg av[2];
+	const struct command *cmd;
+	char name[64];
+	int j;
+
+	for (j = 0; j < 2 && j < r->reqs.recs[k].argc; j++)
+		log_arg(&r->reqs, k, j, &av[j]);
+	cmd = command_of_argv(r->reqs.recs[k].argc, av);
+	return cmd == NULL || (!(cmd->flags & CMD_BLOCKING) &&
+	    strcmp(command_fullname(cmd, name), "client|unblock") != 0);
+}
+
+/*
+ * Client i sends the nk requests ks (connecting first if need be), in
+ * one write cut in random pieces: several only when the clock stands
+ * still, none of them one that may wait (a pipeline). The harness's
+ * "@N" as CLIENT UNBLOCK's id becomes client N's id. Then the loop runs
+ * until it settles, and each reply is judged in order, the waiters of
+ * the keys each request made ready served right after it (as Redis
+ * serves them after each command, before the next of the pipeline).
+ */
+static void
+srun_send(struct srun *r, int i, const size_t *ks, size_t nk)
+{
+	struct sclient *s = &r->cl[i];
+	struct server *srv = r->srv;
+	struct resp_arg *av[SRUN_BATCH];
+	int argc[SRUN_BATCH], target = -1, p, q, j, bad = 0;
+	unsigned long long removals;
+	size_t logged, fed = 0, n, b;
+	struct resp_buf req;
+	char id[24], name[64];
+	const struct command *cmd;
+	long long t;
+
+	for (b = 0; b < nk; b++) {
+		argc[b] = r->reqs.recs[ks[b]].argc;
+		av[b] = malloc((size_t)argc[b] * sizeof(*av[b]));
+		FUZZ_CHECK(av[b] != NULL);
+		log_argv(&r->reqs, ks[b], av[b], argc[b]);
+		if (!srun_allowed(argc[b], av[b])) {
+			/* The run ends before it. */
+			r->stop = 1;
+			free(av[b]);
+			nk = b;
+			break;
+		}
+	}
+	if (nk == 0)
+		return;
+	cmd = command_of_argv(argc[0], av[0]);
+	if (nk == 1 && cmd != NULL && strcmp(command_fullname(cmd, name),
+	    "client|unblock") == 0 && argc[0] >= 3 &&
+	    marker_of(1, &av[0][2], &target) == 0) {
+		snprintf(id, sizeof(id), "%llu", r->cl[target].c != NULL ?
+		    r->cl[target].c->id : 0ULL);
+		av[0][2].ptr = id;
+		av[0][2].len = strlen(id);
+	} else
+		target = -1;
+	if (s->c == NULL)
+		s->c = client_setup(srv, &s->peer);
+	t = run_step(srv, r->m, r->plan, r->sent);
+	r->sent += nk;
+	r->m->nondet = 1;
+	replica_replay(&r->rep, &r->log, t);
+	resp_buf_init(&req);
+	for (b = 0; b < nk; b++) {
+		resp_add_array_len(&req, argc[b]);
+		for (j = 0; j < argc[b]; j++)
+			resp_add_bulk(&req, av[b][j].ptr, av[b][j].len);
+	}
+	logged = r->log.n;
+	removals = r->fs->removals;
+	feed(srv, s->peer, (const uint8_t *)req.data, &fed, req.len, &r->rng,
+	    &s->in);
+	resp_buf_free(&req);
+	srun_pump(r);
+	for (j = 0; j < FUZZ_CLIENTS; j++)
+		if (j != target)
+			srun_timeouts_of(r, j);
+	for (b = 0; b < nk; b++) {
+		if (target >= 0 && argc[b] <= 4 && (argc[b] == 3 ||
+		    arg_is_word(&av[b][3], "timeout") ||
+		    arg_is_word(&av[b][3], "error"))) {
+			srun_unblock(r, i, target, argc[b] == 4 &&
+			    arg_is_word(&av[b][3], "error"));
+			p = 0;
+		} else
+			p = srun_judge(r, i, argc[b], av[b], NULL);
+		q = srun_serve(r);
+		bad |= p < 0 || q < 0;
+		if (!bad)
+			logged += (size_t)p + (size_t)q;
+	}
+	model_removed_apply(r->m);
+	if (!bad)
+		FUZZ_CHECK(r->log.n == logged +
+		    (size_t)(r->fs->removals - removals));
+	replica_replay(&r->rep, &r->log, t);
+	for (b = 0; b < nk; b++)
+		check_argv_keys(r->m, &srv->db, &r->rep.fs->srv->db, argc[b],
+		    av[b]);
+	/* Every reply was judged, and no client was dropped. */
+	for (j = 0; j < FUZZ_CLIENTS; j++)
+		FUZZ_CHECK(r->cl[j].in.len == 0 &&
+		    (r->cl[j].c == NULL || srun_alive(r, j)));
+	n = 0;
+	for (j = 0; j < FUZZ_CLIENTS; j++)
+		n += (size_t)r->cl[j].waiting;
+	FUZZ_CHECK(blocked_count(srv) == (int)n && n == r->norder);
+	for (b = 0; b < nk; b++)
+		free(av[b]);
+}
+
+/* CLIENT UNBLOCK <client target's id> [TIMEOUT | ERROR] from client i:
+ * 1 if the target waited (it gets the timeout reply, or the UNBLOCKED
+ * error), else 0 (also if its deadline passed first). */
+static void
+srun_unblock(struct srun *r, int i, int target, int error)
+{
+	static const char unblocked[] =
+	    "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n";
+	struct sclient *t = &r->cl[target];
+	size_t n = srun_reply(r, i);
+	const char *want;
+
+	FUZZ_CHECK(n == 4);
+	if (!t->waiting) {
+		FUZZ_CHECK(memcmp(r->cl[i].in.data, ":0\r\n", 4) == 0);
+		srun_consume(r, i, 4);
+		return;
+	}
+	if (memcmp(r->cl[i].in.data, ":0\r\n", 4) == 0) {
+		/* Its deadline passed first. */
+		srun_consume(r, i, 4);
+		srun_timeouts_of(r, target);
+		FUZZ_CHECK(!t->waiting);
+		return;
+	}
+	FUZZ_CHECK(memcmp(r->cl[i].in.data, ":1\r\n", 4) == 0);
+	srun_consume(r, i, 4);
+	want = error ? unblocked : "*-1\r\n";
+	n = strlen(want);
+	FUZZ_CHECK(t->in.len >= n && memcmp(t->in.data, want, n) == 0);
+	srun_consume(r, target, n);
+	srun_unwait(r, target);
+}
+
+/* "@~": let 2 ms of real time pass, so that short deadlines pass, and
+ * judge the timeout replies. */
+static void
+srun_pause(struct srun *r)
+{
+	struct timespec ts = { 0, 2000000 };
+	int i;
+
+	nanosleep(&ts, NULL);
+	srun_pump(r);
+	for (i = 0; i < FUZZ_CLIENTS; i++)
+		srun_timeouts_of(r, i);
+	FUZZ_CHECK(blocked_count(r->srv) == (int)r->norder);
+}
+
+/* Send what clients no longer waiting held back, oldest client first,
+ * one request at a time. */
+static void
+srun_resume(struct srun *r)
+{
+	struct sclient *s;
+	size_t k;
+	int i;
+
+	for (i = 0; i < FUZZ_CLIENTS && !r->stop; i++) {
+		s = &r->cl[i];
+		if (s->c == NULL || s->waiting || s->nheld == 0)
+			continue;
+		k = s->held[0];
+		memmove(s->held, s->held + 1, --s->nheld * sizeof(*s->held));
+		srun_send(r, i, &k, 1);
+		i = -1;
+	}
+}
+
+/* The input's requests, each with its client ("@N" switches; "@N!" is
+ * kept as a hang-up), up to a protocol error. */
+static void
+srun_parse(struct srun *r, const uint8_t *data, size_t size)
+{
+	char *buf = model_dup((const char *)data, size);
+	struct resp_parser p;
+	size_t cap = 0;
+	int cur = 0, n, kind;
+
+	resp_parser_init(&p, 0);
+	while (resp_parse(&p, buf, size) == RESP_OK) {
+		if (p.argc == 0)
+			continue;
+		kind = marker_of(p.argc, p.argv, &n);
+		if (kind == 0) {
+			cur = n;
+			continue;
+		}
+		grow(&r->who, &cap, r->reqs.n, sizeof(*r->who));
+		r->who[r->reqs.n] = kind == 2 ? SRUN_PAUSE : kind == 1 ?
+		    -1 - n : cur;
+		log_add(&r->reqs, p.argc, p.argv);
+	}
+	resp_parser_free(&p);
+	free(buf);
+}
+
+/*
+ * The several-clients run of an input with markers, on the socket
+ * server: each request is written (in random pieces) by its client at
+ * its instant, the loop runs until it settles, and every reply of every
+ * client is judged by the model: a command that waits makes its client a
+ * waiter (its later requests are held until it has its reply), a list
+ * appearing at a key serves its waiters in order before the loop
+ * sleeps, a deadline passing (in real time) gives the timeout reply,
+ * CLIENT UNBLOCK ends a wait, a hang-up forgets the waiter. The server's
+ * count of waiters, the propagation and the replica follow the model.
+ */
+static void
+run_clients(struct fuzz_server *fs, const uint8_t *data, size_t size,
+    const struct plan *plan, struct model *m)
+{
+	struct server *srv = fs->srv;
+	size_t k, ks[SRUN_BATCH], nk;
+	struct srun r;
+	int i;
+
+	memset(&r, 0, sizeof(r));
+	r.fs = fs;
+	r.srv = srv;
+	r.m = m;
+	r.plan = plan;
+	r.rng = fuzz_hash(data, size) | 1;
+	m->ghosts = m->memvar = 0;
+	m->nondet = 1;
+	m->now = plan->base_us / 1000;
+	clock_at(srv, plan->base_us);
+	world_seed(srv, m, plan);
+	replica_begin(&r.rep, plan);
+	m->defer = 1;
+	m->flushed = 0;
+	fs->model = m;
+	fs->log = &r.log;
+	srun_parse(&r, data, size);
+	for (k = 0; k < r.reqs.n && !r.stop; k++) {
+		i = r.who[k];
+		if (i == SRUN_PAUSE)
+			srun_pause(&r);
+		else if (i < 0)
+			srun_hangup(&r, -1 - i);
+		else if (r.cl[i].waiting) {
+			grow(&r.cl[i].held, &r.cl[i].capheld, r.cl[i].nheld,
+			    sizeof(*r.cl[i].held));
+			r.cl[i].held[r.cl[i].nheld++] = k;
+		} else {
+			/* With the clock still, a client's requests in a row
+			 * go as one pipeline. */
+			ks[0] = k;
+			nk = 1;
+			while (plan->step_us == 0 && nk < SRUN_BATCH &&
+			    k + 1 < r.reqs.n && r.who[k + 1] == i &&
+			    srun_batchable(&r, k) &&
+			    srun_batchable(&r, k + 1))
+				ks[nk++] = ++k;
+			srun_send(&r, i, ks, nk);
+		}
+		srun_resume(&r);
+	}
+	for (i = 0; i < FUZZ_CLIENTS; i++)
+		srun_hangup(&r, i);
+	FUZZ_CHECK(srv->clients == NULL && blocked_count(srv) == 0);
+	model_removed_apply(m);
+	m->defer = 0;
+	model_check_db(m, &srv->db);
+	replica_replay(&r.rep, &r.log, clock_wall_us());
+	model_check_live(m, &r.rep.fs->srv->db);
+	replica_end(&r.rep);
+	fs->model = NULL;
+	fs->log = NULL;
+	m->nondet = 0;
+	for (i = 0; i < FUZZ_CLIENTS; i++) {
+		resp_buf_free(&r.cl[i].in);
+		mclient_reset(&r.cl[i].mc);
+		log_free(&r.cl[i].req);
+		free(r.cl[i].held);
+	}
+	log_free(&r.reqs);
+	log_free(&r.log);
+	log_free(&r.ready);
+	free(r.who);
+	free(r.order);
+}
+
 /*
  * Whether the input may make SETRANGE store a value past
  * FUZZ_SETRANGE_MAX bytes: values that large (up to proto-max-bulk-len)
@@ -2736,14 +4762,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run_direct(open, data, size, &plan, &model, &direct);
 	server_reset(open);
 
-	/* Through the client code: the same replies, the same keys. Past
-	 * RESP_INLINE_MAX, the pieces decide whether a long line is "too
-	 * big", as in Redis. SHUTDOWN stops the server with the replies
-	 * of its own batch unsent, as Redis does: then only a prefix
-	 * arrives. */
-	run_socket(open, data, size, &plan, &direct, &sock);
-	if (size <= RESP_INLINE_MAX)
-		compare_runs(&direct, &sock, &model, &open->srv->db);
+	if (input_has_markers(data, size)) {
+		/* With markers: several clients on the socket server,
+		 * every reply judged by the model (no comparison with the
+		 * direct run, which has one client). */
+		model_clear(&model);
+		run_clients(open, data, size, &plan, &model);
+	} else {
+		/* Through the client code: the same replies, the same
+		 * keys. Past RESP_INLINE_MAX, the pieces decide whether a
+		 * long line is "too big", as in Redis. SHUTDOWN stops the
+		 * server with the replies of its own batch unsent, as Redis
+		 * does: then only a prefix arrives. */
+		run_socket(open, data, size, &plan, &direct, &sock);
+		if (size <= RESP_INLINE_MAX)
+			compare_runs(&direct, &sock, &model, &open->srv->db);
+	}
 	server_reset(open);
 	model_clear(&model);
 

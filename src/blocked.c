@@ -522,6 +522,13 @@ blocked_expire(struct server *srv)
 	}
 }
 
+void
+blocked_serve_now(struct server *srv)
+{
+	if (srv->blocked.nready != 0)
+		blocked_serve_ready(srv);
+}
+
 long long
 blocked_serve(struct server *srv)
 {

@@ -79,6 +79,12 @@ const char *blocked_ready_key(const struct client *c, size_t *klen);
  * sleeps. Cheap when nobody waits on key. */
 void blocked_key_ready(struct server *srv, const char *key, size_t klen);
 
+/* Serve the waiters of the keys that became ready, at once: after each
+ * command, so that they are served before the next request of the
+ * client that pushed, as Redis's processCommand does. Their replies and
+ * pipelined requests go on before the loop sleeps. */
+void blocked_serve_now(struct server *srv);
+
 /* Serve the waiters of the ready keys (before-sleep), then expire the
  * deadlines that passed. Returns the ms until the next deadline, or -1
  * if none (the loop may sleep that long). */

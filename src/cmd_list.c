@@ -1066,10 +1066,22 @@ list_bmove_generic(struct client *c, int wherefrom, int whereto,
     long long deadline, int brpoplpush)
 {
 	const char *words[5];
-	size_t lens[5];
+	size_t lens[5], rlen;
 	struct lv lv;
-	int r = lv_find(c, &c->argv[1], LV_WRITE, &lv), i;
+	dbkey *k;
+	int r, i;
 
+	/* Run again for its key: served only if the key still holds a
+	 * list, else it waits on (Redis serves a list key only). */
+	if (blocked_ready_key(c, &rlen) != NULL) {
+		k = db_find(&c->srv->db, c->argv[1].ptr, c->argv[1].len,
+		    DB_NOSTATS | DB_NOTOUCH);
+		if (k == NULL || db_key_type(k) != OBJ_LIST) {
+			list_block(c, &c->argv[1], 1, deadline, 1);
+			return;
+		}
+	}
+	r = lv_find(c, &c->argv[1], LV_WRITE, &lv);
 	if (r < 0)
 		return;
 	if (r == 0) {

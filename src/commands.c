@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "blocked.h"
 #include "client.h"
 #include "clock.h"
 #include "commands.h"
@@ -390,10 +391,10 @@ command_refuse(struct client *c, const struct command *cmd, size_t off,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (cmd != NULL && cmd->proc == cmd_exec) {
-		/* The reason without its error code. */
+		/* The reason, its error code kept (Redis's execCommandAbort
+		 * drops only the '-'). */
 		if (msg[0] == '-')
-			text = strchr(msg, ' ') != NULL ? strchr(msg, ' ') + 1 :
-			    msg + 1;
+			text = msg + 1;
 		resp_add_errorf(&c->reply, "-EXECABORT Transaction discarded "
 		    "because of: %s", text);
 		c->srv->cmdstats[cmd->id].rejected++;
@@ -508,6 +509,11 @@ command_dispatch(struct client *c)
 		return;
 	}
 	command_call(c, cmd, start);
+	/* Waiters on the keys it gave a list are served now, before this
+	 * client's next request, as in Redis (not from a request run again
+	 * for a waiter: the serving loop goes on by itself). */
+	if (!(c->flags & CLIENT_RERUN))
+		blocked_serve_now(srv);
 }
 
 /* ---- Helpers ---- */

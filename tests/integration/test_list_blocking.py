@@ -219,6 +219,19 @@ SCENARIOS: List[Scenario] = [
         send(0, ("RPUSH", "q", "c")), send(0, ("LLEN", "q"))]),
     # The timeouts leave 2.5 s for the steps before the wait (a loaded
     # machine can take a second over them), and all end within the wait.
+    # A push serves the waiters before the pusher's next pipelined
+    # request runs: that LPOP finds the list gone.
+    Scenario("served-before-pushers-next-request", [
+        send(1, ("BLPOP", "q", LONG)), blocked(),
+        send(2, ("RPUSH", "q", "x"), ("LPOP", "q"), ("EXISTS", "q")), blocked()]),
+    # A BLMOVE waiter whose key held a list and then a string by the time
+    # it could be served waits on, and is served by the next real list.
+    Scenario("blmove-waits-while-key-not-a-list", [
+        send(1, ("BLMOVE", "q", "d", "LEFT", "RIGHT", LONG)), blocked(),
+        send(2, ("MULTI",), ("RPUSH", "q", "a"), ("DEL", "q"), ("SET", "q", "s"),
+             ("EXEC",)), blocked(),
+        send(0, ("DEL", "q")), send(0, ("RPUSH", "q", "b")), blocked(),
+        send(0, ("LRANGE", "d", 0, -1))]),
     Scenario("timeouts-with-decimals", [
         send(1, ("BLPOP", "q", "2.5")), send(2, ("BRPOP", "q", "r", "2.65")),
         send(3, ("BLMOVE", "q", "d", "LEFT", "RIGHT", "2.7")),
