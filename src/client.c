@@ -71,24 +71,57 @@ client_create(struct server *srv, int fd, int flags, const char *addr)
 	return c;
 }
 
+struct client *
+client_create_internal(struct server *srv)
+{
+	struct client *c = mem_calloc(1, sizeof(*c));
+
+	c->srv = srv;
+	c->fd = -1;
+	c->flags = CLIENT_INTERNAL;
+	c->resp = 2;
+	c->authenticated = 1;
+	resp_buf_init(&c->reply);
+	return c;
+}
+
+/* Take c off the list of clients waiting for the AOF. */
+static void
+client_unpend(struct client *c)
+{
+	if (!(c->flags & CLIENT_PENDING_AOF))
+		return;
+	if (c->pending_prev != NULL)
+		c->pending_prev->pending_next = c->pending_next;
+	else
+		c->srv->pending = c->pending_next;
+	if (c->pending_next != NULL)
+		c->pending_next->pending_prev = c->pending_prev;
+	c->pending_prev = c->pending_next = NULL;
+	c->flags &= ~CLIENT_PENDING_AOF;
+}
+
 void
 client_free(struct client *c)
 {
 	struct server *srv = c->srv;
 
-	event_del_fd(srv->el, c->fd, EV_READABLE | EV_WRITABLE);
-	close(c->fd);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		srv->clients = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	if (srv->cron_next == c)
-		srv->cron_next = c->next;
-	if (c->obuf_soft_since != 0)
-		srv->obuf_soft_clients--;
-	srv->nclients--;
+	if (!(c->flags & CLIENT_INTERNAL)) {
+		event_del_fd(srv->el, c->fd, EV_READABLE | EV_WRITABLE);
+		close(c->fd);
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			srv->clients = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		if (srv->cron_next == c)
+			srv->cron_next = c->next;
+		if (c->obuf_soft_since != 0)
+			srv->obuf_soft_clients--;
+		srv->nclients--;
+	}
+	client_unpend(c);
 	blocked_forget(c);
 	multi_free_client(c);
 	resp_parser_free(&c->parser);
@@ -357,9 +390,53 @@ client_read(struct client *c)
 	return 0;
 }
 
+/*
+ * With appendonly yes, a reply leaves only once the records of the
+ * writes its client made are in the AOF (group commit): the client
+ * waits in srv->pending until the loop has written them, before it
+ * sleeps. fed is srv->aof.fed before its requests ran. Returns 0, or
+ * -1 if the client was freed (written at once).
+ */
+static int
+client_write_after_aof(struct client *c, unsigned long long fed)
+{
+	struct server *srv = c->srv;
+
+	if (!srv->aof.on)
+		return client_write(c);
+	if (srv->aof.fed != fed)
+		c->aof_need = srv->aof.fed;
+	if (!(c->flags & CLIENT_PENDING_AOF)) {
+		c->flags |= CLIENT_PENDING_AOF;
+		c->pending_prev = NULL;
+		c->pending_next = srv->pending;
+		if (srv->pending != NULL)
+			srv->pending->pending_prev = c;
+		srv->pending = c;
+	}
+	return 0;
+}
+
+void
+client_write_pending(struct server *srv)
+{
+	unsigned long long durable = aof_durable(srv);
+	struct client *c, *next;
+
+	for (c = srv->pending; c != NULL; c = next) {
+		next = c->pending_next;
+		if (c->aof_need > durable)
+			continue;
+		client_unpend(c);
+		client_write(c);
+	}
+}
+
 int
 client_resume(struct client *c)
 {
+	unsigned long long fed = c->srv->aof.fed;
+
 	client_process_input(c);
 	if (c->flags & CLIENT_CLOSE_ASAP) {
 		client_free(c);
@@ -367,7 +444,7 @@ client_resume(struct client *c)
 	}
 	if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
 		event_del_fd(c->srv->el, c->fd, EV_READABLE);
-	return client_write(c);
+	return client_write_after_aof(c, fed);
 }
 
 /* The event loop's callback for a client's socket. */
@@ -375,6 +452,7 @@ static void
 client_event(event_loop *el, int fd, void *data, int mask)
 {
 	struct client *c = data;
+	unsigned long long fed = c->srv->aof.fed;
 
 	if (mask & EV_READABLE) {
 		if (client_read(c) == -1)
@@ -388,9 +466,13 @@ client_event(event_loop *el, int fd, void *data, int mask)
 		 * reply remains to be written. */
 		if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
 			event_del_fd(el, fd, EV_READABLE);
-		client_write(c);
+		client_write_after_aof(c, fed);
 		return;
 	}
-	if (mask & EV_WRITABLE)
+	/* Replies waiting for the AOF do not leave on their own (and the
+	 * socket is not watched meanwhile, or the loop would spin). */
+	if ((mask & EV_WRITABLE) && (c->flags & CLIENT_PENDING_AOF))
+		event_del_fd(el, fd, EV_WRITABLE);
+	else if (mask & EV_WRITABLE)
 		client_write(c);
 }

@@ -25,6 +25,10 @@
 #define CLIENT_DIRTY_EXEC        (1 << 8) /* a request was refused while
                                            * queuing: EXEC aborts */
 #define CLIENT_DIRTY_CAS         (1 << 9) /* a watched key changed */
+#define CLIENT_INTERNAL          (1 << 10) /* no connection: replays the
+                                           * append-only file */
+#define CLIENT_PENDING_AOF       (1 << 11) /* its replies wait in
+                                           * srv->pending for the AOF */
 
 #define CLIENT_IOBUF_LEN (16 * 1024)      /* read size (Redis: 16 KB) */
 #define CLIENT_NAME_MAX 1024              /* longest CLIENT SETNAME/INFO */
@@ -74,12 +78,21 @@ struct client {
 	int prop_argc;
 	struct resp_arg *prop_argv;      /* point into prop_buf */
 	struct resp_buf prop_buf;
+
+	/* Group commit (appendonly yes): the replies leave once the AOF
+	 * holds aof_need bytes (aof_durable), from srv->pending. */
+	unsigned long long aof_need;
+	struct client *pending_prev, *pending_next;
 };
 
 /* Wrap an accepted fd; registers it with the event loop. NULL (and the
  * fd closed) if it cannot be watched. */
 struct client *client_create(struct server *srv, int fd, int flags,
     const char *addr);
+
+/* A client with no connection, authenticated, that the append-only
+ * file's commands are replayed through (free it with client_free). */
+struct client *client_create_internal(struct server *srv);
 
 /* Close the connection and free everything it holds. */
 void client_free(struct client *c);
@@ -92,6 +105,9 @@ int client_resume(struct client *c);
  * output-buffer soft limits; a slice of them per call, so that each is
  * checked about once a second at hz calls a second. */
 void client_cron(struct server *srv, long long now);
+
+/* After the AOF was written: send the replies that waited for it. */
+void client_write_pending(struct server *srv);
 
 /* Bytes waiting in the client's output. */
 size_t client_pending_output(const struct client *c);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Administration: SHUTDOWN. */
+/* Administration: SHUTDOWN, BGREWRITEAOF. */
 #include "config.h"
 
 #include "client.h"
@@ -11,6 +11,8 @@
 
 /* The administration family's rows (see commands.c for the fields). */
 struct command admin_commands[] = {
+	{ "bgrewriteaof", 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING,
+	  cmd_bgrewriteaof, 0, 0, 0, "@admin @slow @dangerous", NULL, NULL, 0 },
 	{ "shutdown", -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE |
 	  CMD_NOMULTI | CMD_SENTINEL | CMD_ALLOWBUSY, cmd_shutdown, 0, 0, 0,
 	  "@admin @slow @dangerous", NULL, NULL, 0 },
@@ -55,4 +57,19 @@ cmd_shutdown(struct client *c)
 	c->srv->shutdown_asap = 1;
 	c->flags |= CLIENT_CLOSE_ASAP;
 	event_stop(c->srv->el);
+}
+
+/* BGREWRITEAOF: a new base in the background (aof.h), as Redis 7.0
+ * does, also with appendonly no. */
+void
+cmd_bgrewriteaof(struct client *c)
+{
+	char err[SETTING_ERR_LEN];
+
+	if (aof_rewrite_start(c->srv, err) == -1) {
+		resp_add_errorf(&c->reply, "%s", err);
+		return;
+	}
+	resp_add_simple(&c->reply, "Background append only file rewriting "
+	    "started");
 }

@@ -202,18 +202,33 @@ info_memory(struct resp_buf *b, struct server *srv)
 	    used > 0 ? (double)rss / (double)used : 0.0);
 }
 
+/* INFO persistence: Redis 7.0's fields in its order; there is no RDB,
+ * so its fields show a server that never saved. */
 static void
 info_persistence(struct resp_buf *b, struct server *srv)
 {
-	(void)srv;
 	buf_catf(b, "# Persistence\r\n"
-	    "loading:0\r\n"
+	    "loading:%d\r\n"
 	    "async_loading:0\r\n"
+	    "current_cow_peak:0\r\n"
+	    "current_cow_size:0\r\n"
+	    "current_cow_size_age:0\r\n"
+	    "current_fork_perc:0.00\r\n"
+	    "current_save_keys_processed:0\r\n"
+	    "current_save_keys_total:0\r\n"
+	    "rdb_changes_since_last_save:%llu\r\n"
 	    "rdb_bgsave_in_progress:0\r\n"
+	    "rdb_last_save_time:%lld\r\n"
 	    "rdb_last_bgsave_status:ok\r\n"
-	    "aof_enabled:0\r\n"
-	    "aof_rewrite_in_progress:0\r\n"
-	    "aof_last_write_status:ok\r\n");
+	    "rdb_last_bgsave_time_sec:-1\r\n"
+	    "rdb_current_bgsave_time_sec:-1\r\n"
+	    "rdb_saves:0\r\n"
+	    "rdb_last_cow_size:0\r\n"
+	    "rdb_last_load_keys_expired:0\r\n"
+	    "rdb_last_load_keys_loaded:0\r\n",
+	    srv->aof.loading, srv->db.dirty - srv->dirty_at_start,
+	    srv->start_ms / 1000);
+	aof_info(srv, b);
 }
 
 static void

@@ -35,6 +35,10 @@ const struct command_doc command_docs[] = {
 		{ .name = "username", .type = "string", .since = "6.0.0",
 		  .flags = DOC_ARG_OPTIONAL },
 		{ .name = "password", .type = "string" }) },
+	{ .name = "bgrewriteaof",
+	  .summary = "Asynchronously rewrite the append-only file",
+	  .since = "1.0.0", .group = "server",
+	  .complexity = "O(1)" },
 	{ .name = "blmove",
 	  .summary = "Pop an element from a list, push it to another list and "
 	      "return it; or block until one is available",

@@ -500,6 +500,14 @@ command_dispatch(struct client *c)
 		    "memory > 'maxmemory'.");
 		return;
 	}
+	/* The AOF cannot be written: writes (and PING, as in Redis) are
+	 * refused until it can; reads go on. */
+	if (srv->aof.on && ((cmd->flags & CMD_WRITE) ||
+	    cmd->proc == cmd_ping) && aof_error(srv) != 0) {
+		command_refuse(c, cmd, off, "-MISCONF Errors writing to the "
+		    "AOF file: %s", strerror(aof_error(srv)));
+		return;
+	}
 	c->lastcmd = cmd;
 	/* In MULTI, all but EXEC, DISCARD, MULTI, WATCH and QUIT wait in
 	 * the queue for EXEC. */

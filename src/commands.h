@@ -205,6 +205,6 @@ command_proc cmd_multi, cmd_exec, cmd_discard, cmd_watch, cmd_unwatch;
 extern struct command multi_commands[];
 
 /* ---- cmd_admin.c ---- */
-command_proc cmd_shutdown;
+command_proc cmd_shutdown, cmd_bgrewriteaof;
 
 #endif

@@ -314,6 +314,9 @@ server_cron(event_loop *el, long long id, void *data)
 		}
 		client_cron(srv, now);
 		db_cron(&srv->db, 1);
+		aof_cron(srv);
+		if (srv->pending != NULL)
+			client_write_pending(srv);
 	}
 	if (srv->cfg.tick != NULL &&
 	    now - srv->tick_last_ms >= srv->cfg.tick_ms) {
@@ -327,7 +330,9 @@ server_cron(event_loop *el, long long id, void *data)
 
 /* Before the loop sleeps: serve the clients waiting on keys that became
  * ready (and time out the late ones; the next deadline bounds the
- * sleep), and a fast expiry cycle if stale keys abound. */
+ * sleep), a fast expiry cycle if stale keys abound; then, with
+ * appendonly yes, write (and fsync) the round's records and only then
+ * send the replies that waited for them (group commit). */
 static void
 server_before_sleep(event_loop *el, void *data)
 {
@@ -338,6 +343,10 @@ server_before_sleep(event_loop *el, void *data)
 	if (db_expires_size(&srv->db) != 0)
 		expire_cycle(&srv->expire, &srv->db, EXPIRE_FAST,
 		    (int)srv->cfg.active_expire_effort, srv->hz);
+	if (srv->aof.on)
+		aof_flush(srv);
+	if (srv->pending != NULL)
+		client_write_pending(srv);
 }
 
 /* The keyspace removed a key by itself (expiry, eviction): propagate
@@ -455,6 +464,8 @@ server_apply_setting(struct server *srv, enum setting_id id, char *err)
 		if (server_check_maxclients(srv, srv->cfg.maxclients, err) == -1)
 			return -1;
 		break;
+	case S_APPENDONLY:
+		return aof_apply(srv, err);
 	case S_BUSY_POLL_US:
 		event_set_busy_poll(srv->el, (long)srv->cfg.busy_poll_us);
 		break;
@@ -630,7 +641,8 @@ server_create(const struct server_config *cfg, char *err)
 	server_config_copy(&srv->cfg, cfg);
 	if (srv->cfg.tick_ms <= 0)
 		srv->cfg.tick_ms = 100;
-	srv->unix_fd = srv->wake_r = srv->wake_w = -1;
+	srv->unix_fd = srv->wake_r = srv->wake_w = srv->aof.fd = -1;
+	srv->aof.child = -1;
 	srv->port = -1;
 	srv->log.level = (enum log_level)srv->cfg.loglevel;
 	srv->log.sink = srv->cfg.log_sink;
@@ -712,6 +724,14 @@ server_create(const struct server_config *cfg, char *err)
 		    strerror(errno));
 		goto fail;
 	}
+
+	/* The data is loaded before anyone can connect: no client ever
+	 * sees a half-loaded keyspace (nor -LOADING). */
+	if (aof_start(srv, err) == -1)
+		goto fail;
+	if (srv->aof.on)
+		server_reset_stats(srv);
+	srv->dirty_at_start = srv->db.dirty;
 
 	srv->ntcp = server_listen_tcp(srv, srv->cfg.bind, srv->cfg.port,
 	    srv->tcp_fds, &srv->port, err);
@@ -801,6 +821,7 @@ server_free(struct server *srv)
 {
 	if (srv == NULL)
 		return;
+	aof_stop(srv);
 	while (srv->clients != NULL)
 		client_free(srv->clients);
 	if (srv->el != NULL)

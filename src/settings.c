@@ -34,6 +34,10 @@ static const char *const backend_names[] = {
 	"auto", "epoll", "select", NULL,
 };
 
+static const char *const fsync_names[] = {
+	"everysec", "always", "no", NULL,
+};
+
 static const char *const obuf_class_names[] = {
 	"normal", "slave", "pubsub",
 };
@@ -50,8 +54,25 @@ const struct setting settings_table[] = {
 	  .max = 10, .def = "1", .metavar = "N",
 	  .help = "effort (1-10) the active expiry cycle spends on stale keys "
 	  "(default 1)" },
-	{ .name = "appendonly", .id = S_APPENDONLY, .type = SETTING_FIXED,
-	  .def = "no" },
+	{ .name = "aof-load-truncated", .id = S_AOF_LOAD_TRUNCATED,
+	  .type = SETTING_BOOL, .offset = F(aof_load_truncated),
+	  .def = "yes" },
+	{ .name = "appenddirname", .id = S_APPENDDIRNAME,
+	  .type = SETTING_STRING, .flags = SETTING_IMMUTABLE | SETTING_NO_NUL,
+	  .offset = F(appenddirname), .def = "appendonlydir" },
+	{ .name = "appendfilename", .id = S_APPENDFILENAME,
+	  .type = SETTING_STRING, .flags = SETTING_IMMUTABLE | SETTING_NO_NUL,
+	  .offset = F(appendfilename), .def = "appendonly.aof" },
+	{ .name = "appendfsync", .id = S_APPENDFSYNC, .type = SETTING_ENUM,
+	  .offset = F(appendfsync), .names = fsync_names, .def = "everysec" },
+	{ .name = "appendonly", .id = S_APPENDONLY, .type = SETTING_BOOL,
+	  .offset = F(appendonly), .def = "no" },
+	{ .name = "auto-aof-rewrite-min-size", .id = S_AOF_REWRITE_MIN_SIZE,
+	  .type = SETTING_MEMORY, .offset = F(aof_rewrite_min_size), .min = 0,
+	  .max = LLONG_MAX, .def = "64mb" },
+	{ .name = "auto-aof-rewrite-percentage", .id = S_AOF_REWRITE_PERC,
+	  .type = SETTING_INT, .offset = F(aof_rewrite_perc), .min = 0,
+	  .max = INT_MAX, .def = "100" },
 	{ .name = "bind", .id = S_BIND, .type = SETTING_STRING,
 	  .flags = SETTING_NO_NUL, .offset = F(bind), .def = "127.0.0.1",
 	  .metavar = "ADDR",
@@ -74,8 +95,9 @@ const struct setting settings_table[] = {
 	  .flags = SETTING_IMMUTABLE, .def = "no" },
 	{ .name = "databases", .id = S_DATABASES, .type = SETTING_FIXED,
 	  .flags = SETTING_IMMUTABLE, .def = "1" },
-	{ .name = "dir", .id = S_DIR, .type = SETTING_FIXED,
-	  .flags = SETTING_PROTECTED },
+	/* No default: the working directory, which CONFIG GET shows. */
+	{ .name = "dir", .id = S_DIR, .type = SETTING_STRING,
+	  .flags = SETTING_PROTECTED | SETTING_NO_NUL, .offset = F(dir) },
 	{ .name = "event-backend", .id = S_EVENT_BACKEND, .type = SETTING_ENUM,
 	  .flags = SETTING_IMMUTABLE, .offset = F(event_backend),
 	  .names = backend_names, .def = "auto", .metavar = "NAME",
@@ -444,16 +466,6 @@ settings_parse(const struct setting *s, const char *v, size_t len,
 	case SETTING_OBUF:
 		return settings_parse_obuf(v, len, out, err);
 	case SETTING_FIXED:
-		if (s->id == S_DIR) {
-			char cwd[PATH_MAX + 1];
-
-			if (getcwd(cwd, sizeof(cwd)) != NULL &&
-			    strlen(cwd) == len && memcmp(cwd, v, len) == 0)
-				return 0;
-			snprintf(err, SETTING_ERR_LEN, "this server only "
-			    "supports dir '%.64s'", cwd);
-			return -1;
-		}
 		if (strlen(s->def) == len &&
 		    strncasecmp(s->def, v, len) == 0)
 			return 0;
@@ -527,6 +539,18 @@ settings_format_obuf(const struct server_config *cfg, char *buf,
 		    cfg->obuf[c].soft_seconds);
 }
 
+/* The data directory dir (NULL: the working one) as an absolute path. */
+static void
+settings_format_dir(const char *dir, char *buf, size_t size)
+{
+	char path[PATH_MAX + 1];
+
+	if (dir == NULL ? getcwd(path, sizeof(path)) == NULL :
+	    realpath(dir, path) == NULL)
+		snprintf(path, sizeof(path), "%s", dir != NULL ? dir : "");
+	snprintf(buf, size, "%s", path);
+}
+
 const char *
 settings_format(const struct server_config *cfg, const struct setting *s,
     char *buf, size_t size)
@@ -558,17 +582,17 @@ settings_format(const struct server_config *cfg, const struct setting *s,
 		break;
 	case SETTING_STRING:
 		str = *(char *const *)(const void *)field;
-		snprintf(buf, size, "%s", str != NULL ? str : "");
+		/* dir reads as Redis shows it: the absolute directory. */
+		if (s->id == S_DIR)
+			settings_format_dir(str, buf, size);
+		else
+			snprintf(buf, size, "%s", str != NULL ? str : "");
 		break;
 	case SETTING_OBUF:
 		settings_format_obuf(cfg, buf, size);
 		break;
 	case SETTING_FIXED:
-		if (s->id == S_DIR) {
-			if (getcwd(buf, size) == NULL)
-				buf[0] = '\0';
-		} else
-			snprintf(buf, size, "%s", s->def);
+		snprintf(buf, size, "%s", s->def);
 		break;
 	}
 	return buf;
@@ -584,7 +608,7 @@ server_config_init(struct server_config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (s = settings_table; s->name != NULL; s++) {
-		if (s->type == SETTING_FIXED)
+		if (s->type == SETTING_FIXED || s->def == NULL)
 			continue;
 		if (settings_parse(s, s->def, strlen(s->def), 0, &v, err) == -1)
 			abort();        /* a bad default: a bug in the table */
@@ -599,7 +623,8 @@ settings_strings(struct server_config *cfg, size_t i)
 {
 	char **fields[] = {
 		&cfg->bind, &cfg->unixsocket, &cfg->requirepass,
-		&cfg->logfile, &cfg->event_backend,
+		&cfg->logfile, &cfg->event_backend, &cfg->dir,
+		&cfg->appenddirname, &cfg->appendfilename,
 	};
 
 	return i < sizeof(fields) / sizeof(fields[0]) ? fields[i] : NULL;

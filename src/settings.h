@@ -33,6 +33,9 @@ enum maxmemory_policy {
 	MM_ALLKEYS_LRU, MM_ALLKEYS_LFU, MM_ALLKEYS_RANDOM, MM_NOEVICTION,
 };
 
+/* appendfsync values, in the order Redis names them in its errors. */
+enum aof_fsync_policy { AOF_FSYNC_EVERYSEC, AOF_FSYNC_ALWAYS, AOF_FSYNC_NO };
+
 /* One field per setting; server_config_init() fills in the defaults.
  * Strings are owned by the struct (server_config_free releases them). */
 struct server_config {
@@ -65,6 +68,14 @@ struct server_config {
 	                                  * entries a list chunk holds, < 0
 	                                  * its size (-1: 4 KB ... -5: 64 KB) */
 	long long list_compress_depth;   /* "list-compress-depth" */
+	char *dir;                       /* "dir"; NULL: the working one */
+	int appendonly;                  /* "appendonly" */
+	int appendfsync;                 /* "appendfsync": aof_fsync_policy */
+	char *appenddirname;             /* "appenddirname" (under dir) */
+	char *appendfilename;            /* "appendfilename": file prefix */
+	long long aof_rewrite_perc;      /* "auto-aof-rewrite-percentage" */
+	long long aof_rewrite_min_size;  /* "auto-aof-rewrite-min-size" */
+	int aof_load_truncated;          /* "aof-load-truncated" */
 
 	/* Not settings: hooks for embedders. */
 	/* Called on the server thread about every tick_ms milliseconds
@@ -107,6 +118,8 @@ enum setting_id {
 	S_MAXMEMORY_SAMPLES, S_MAXMEMORY_TENACITY, S_LFU_LOG_FACTOR,
 	S_LFU_DECAY_TIME, S_APPENDONLY, S_DAEMONIZE, S_DATABASES, S_DIR,
 	S_SAVE, S_LIST_MAX_LISTPACK_SIZE, S_LIST_COMPRESS_DEPTH,
+	S_APPENDFSYNC, S_APPENDDIRNAME, S_APPENDFILENAME,
+	S_AOF_REWRITE_PERC, S_AOF_REWRITE_MIN_SIZE, S_AOF_LOAD_TRUNCATED,
 };
 
 struct setting {
@@ -121,7 +134,8 @@ struct setting {
 	int nsettable;                   /* enum: names[0..n) CONFIG SET
 	                                  * takes (0: all); the rest only
 	                                  * at startup */
-	const char *def;                 /* the default, as text (for
+	const char *def;                 /* the default, as text (NULL:
+	                                  * computed, e.g. dir; for
 	                                  * SETTING_FIXED: its one value) */
 	const char *metavar;             /* for --help: "N", "PATH" ... */
 	const char *help;                /* one line for --help; NULL:

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "aof.h"
 #include "blocked.h"
 #include "commands.h"
 #include "db.h"
@@ -85,6 +86,10 @@ struct server {
 	server_propagate_proc *propagate; /* the append-only file's feed;
 	                                  * NULL: nothing listens */
 	void *propagate_arg;
+	struct aof aof;                  /* the append-only file */
+	unsigned long long dirty_at_start; /* db.dirty once loaded */
+	struct client *pending;          /* clients whose replies wait for
+	                                  * the AOF write (appendonly yes) */
 
 	/* Statistics for INFO (reset by CONFIG RESETSTAT where Redis does). */
 	long long start_ms;              /* wall clock at start, ms */

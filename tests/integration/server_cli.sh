@@ -110,8 +110,8 @@ run_bad "out of range" "invalid --active-expire-effort '0': argument must be bet
     --port 0 --active-expire-effort 0
 run_bad "bad bool" "invalid --protected-mode 'maybe': argument must be 'yes' or 'no'" \
     --port 0 --protected-mode maybe
-run_bad "fixed setting" "invalid --appendonly 'yes'" --port 0 \
-    --appendonly yes
+run_bad "fixed setting" "invalid --databases '16'" --port 0 \
+    --databases 16
 run_bad "option=value, bad" "invalid --hz 'x'" --port 0 --hz=x
 run_ok --help
 for opt in --maxmemory --maxmemory-policy --maxmemory-samples --hz \
