@@ -43,6 +43,9 @@
 #define AOF_ITEMS_PER_CMD 64            /* list items per RPUSH in a base
                                          * (Redis: AOF_REWRITE_ITEMS_PER_CMD) */
 #define AOF_CHILD_BUF (64 * 1024)       /* the child's output buffer */
+#define AOF_LOAD_EVENTS_EVERY 1024      /* commands loaded between two
+                                         * rounds of answering clients
+                                         * (as Redis) */
 
 static const char aof_select0[] = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n";
 
@@ -422,6 +425,18 @@ aof_command_start(const char *data, const char *name)
 	return at;
 }
 
+/* The size of dirpath/name, or 0. */
+static long long
+aof_file_size(const struct aof *a, const char *name)
+{
+	char *path = aof_path(a->dirpath, name);
+	struct stat st;
+	long long n = stat(path, &st) == 0 ? (long long)st.st_size : 0;
+
+	mem_free(path);
+	return n;
+}
+
 /* What loading one file found. */
 enum aof_load_result { AOF_LOADED, AOF_LOAD_TRUNCATED, AOF_LOAD_FAILED };
 
@@ -440,6 +455,7 @@ aof_load_file(struct server *srv, struct client *c, const char *name,
 	struct resp_arg *argv = NULL;
 	size_t n, pos = 0, bad = 0, cut, before_multi = 0;
 	enum aof_load_result res = AOF_LOADED;
+	unsigned long long done = srv->aof.loading_done, loops = 0;
 	int argc = 0, cap = 0, r;
 
 	if (aof_read_file(path, &data, &n) == -1) {
@@ -492,6 +508,11 @@ aof_load_file(struct server *srv, struct client *c, const char *name,
 		c->reply.len = 0;
 		if (c->flags & CLIENT_BLOCKED)
 			blocked_forget(c);
+		/* Now and then, answer the clients (-LOADING, INFO ...). */
+		if (++loops % AOF_LOAD_EVENTS_EVERY == 0) {
+			srv->aof.loading_done = done + pos;
+			server_serve_while_loading(srv);
+		}
 	}
 	if (r == AOF_PARSE_END && !(c->flags & CLIENT_MULTI))
 		goto done;
@@ -537,6 +558,7 @@ aof_load_file(struct server *srv, struct client *c, const char *name,
 	res = AOF_LOAD_TRUNCATED;
 	n = cut;
 done:
+	srv->aof.loading_done = done + n;
 	if (res != AOF_LOAD_FAILED) {
 		srv->aof.current_size += (long long)n;
 		if (is_base)
@@ -554,9 +576,15 @@ aof_load(struct server *srv, const struct aof_manifest *m, char *err)
 {
 	struct client *c = client_create_internal(srv);
 	long long start = clock_mono_ms();
+	struct aof *a = &srv->aof;
 	int i, r = 0;
 
-	srv->aof.loading = 1;
+	a->loading = 1;
+	a->loading_start = clock_wall_ms() / 1000;
+	a->loading_done = 0;
+	a->loading_total = m->base != NULL ? aof_file_size(a, m->base) : 0;
+	for (i = 0; i < m->nincr; i++)
+		a->loading_total += aof_file_size(a, m->incr[i]);
 	if (m->base != NULL && aof_load_file(srv, c, m->base, 1,
 	    m->nincr == 0, err) == AOF_LOAD_FAILED)
 		r = -1;
@@ -950,12 +978,15 @@ aof_open_dir(struct server *srv, char *err)
 {
 	struct aof *a = &srv->aof;
 	const char *dir = srv->cfg.dir != NULL ? srv->cfg.dir : ".";
-	char *mpath;
+	char real[PATH_MAX], *mpath;
 	struct stat st;
 	int r, i;
 
+	/* An absolute path: the process may change its working directory
+	 * later (the server embedded in a Python program). */
 	if (a->dirpath == NULL)
-		a->dirpath = aof_path(dir, srv->cfg.appenddirname);
+		a->dirpath = aof_path(realpath(dir, real) != NULL ? real : dir,
+		    srv->cfg.appenddirname);
 	if (mkdir(a->dirpath, 0755) == -1 && errno != EEXIST) {
 		snprintf(err, SERVER_ERR_LEN, "Can't create the AOF directory "
 		    "%s: %s", a->dirpath, strerror(errno));
@@ -1400,18 +1431,6 @@ aof_rewrite_start(struct server *srv, char *err)
 	return 0;
 }
 
-/* The size of dirpath/name, or 0. */
-static long long
-aof_file_size(const struct aof *a, const char *name)
-{
-	char *path = aof_path(a->dirpath, name);
-	struct stat st;
-	long long n = stat(path, &st) == 0 ? (long long)st.st_size : 0;
-
-	mem_free(path);
-	return n;
-}
-
 /*
  * The child succeeded: its file becomes the next base, the manifest
  * lists it and the incremental files opened since the fork, replaced
@@ -1565,6 +1584,11 @@ aof_apply(struct server *srv, char *err)
 	struct aof *a = &srv->aof;
 	char why[SERVER_ERR_LEN];
 
+	if (a->loading) {
+		snprintf(err, SETTING_ERR_LEN, "appendonly can't change while "
+		    "the data loads: try again once INFO says loading:0");
+		return -1;
+	}
 	if (!srv->cfg.appendonly && a->on) {
 		aof_rewrite_kill(srv);
 		aof_close(srv);
@@ -1643,4 +1667,26 @@ aof_info(struct server *srv, struct resp_buf *b)
 	    "aof_pending_bio_fsync:%d\r\n"
 	    "aof_delayed_fsync:0\r\n",
 	    a->current_size, a->base_size, a->buf.len, aof_syncing(a));
+}
+
+void
+aof_info_loading(struct server *srv, struct resp_buf *b)
+{
+	struct aof *a = &srv->aof;
+	long long elapsed = clock_wall_ms() / 1000 - a->loading_start;
+	unsigned long long left = a->loading_total - a->loading_done;
+
+	if (!a->loading)
+		return;
+	buf_catf(b, "loading_start_time:%lld\r\n"
+	    "loading_total_bytes:%llu\r\n"
+	    "loading_rdb_used_mem:0\r\n"
+	    "loading_loaded_bytes:%llu\r\n"
+	    "loading_loaded_perc:%.2f\r\n"
+	    "loading_eta_seconds:%lld\r\n",
+	    a->loading_start, a->loading_total, a->loading_done,
+	    a->loading_total != 0 ?
+	    (double)a->loading_done / (double)a->loading_total * 100 : 0.0,
+	    elapsed <= 0 || a->loading_done == 0 ? 1 :
+	    (long long)((unsigned long long)elapsed * left / a->loading_done));
 }

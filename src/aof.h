@@ -70,6 +70,9 @@ struct aof {
 	long long current_size;          /* aof_current_size */
 	long long base_size;             /* aof_base_size */
 	int loading;                     /* replaying the files */
+	long long loading_start;         /* when it began (wall clock, s) */
+	unsigned long long loading_total; /* bytes the files hold */
+	unsigned long long loading_done; /* of those, replayed */
 	struct aof_syncer syncer;
 
 	/* The background rewrite (BGREWRITEAOF). */
@@ -130,6 +133,8 @@ int aof_rewrite_start(struct server *srv, char *err);
 
 /* INFO persistence's AOF lines. */
 void aof_info(struct server *srv, struct resp_buf *b);
+/* Its loading_* lines, while the files load (nothing otherwise). */
+void aof_info_loading(struct server *srv, struct resp_buf *b);
 
 /* Read the manifest at path into m, checked as Redis 7.0 checks it. 0,
  * or -1 with the reason in err (SERVER_ERR_LEN): the file, the line and

@@ -229,6 +229,7 @@ info_persistence(struct resp_buf *b, struct server *srv)
 	    srv->aof.loading, srv->db.dirty - srv->dirty_at_start,
 	    srv->start_ms / 1000);
 	aof_info(srv, b);
+	aof_info_loading(srv, b);
 }
 
 static void

@@ -32,6 +32,7 @@ struct multi_state {
 	struct multi_cmd *cmds;
 	int count, cap;
 	size_t bytes;                   /* argument bytes queued */
+	int flags;                      /* the queued commands' flags, or'd */
 };
 
 /* A key a client watches. */
@@ -105,6 +106,7 @@ multi_queue(struct client *c, const struct command *cmd)
 		off += c->argv[i].len;
 	}
 	ms->bytes += bytes;
+	ms->flags |= cmd->flags;
 }
 
 /* Free a queue. */
@@ -134,6 +136,12 @@ int
 multi_queued(const struct client *c)
 {
 	return c->mstate != NULL ? c->mstate->count : -1;
+}
+
+int
+multi_flags(const struct client *c)
+{
+	return c->mstate != NULL ? c->mstate->flags : 0;
 }
 
 size_t

@@ -480,6 +480,9 @@ cmd_getdel(struct client *c)
 		reply_wrongtype(c);
 		return;
 	}
+	/* Logged as a DEL, as Redis does. */
+	if (k != NULL)
+		rewrite_key_command(c, "DEL", NULL, 0);
 	reply_string(c, k);
 	db_key_free(k);
 }

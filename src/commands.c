@@ -447,6 +447,7 @@ command_dispatch(struct client *c)
 	const struct command *cmd, *sub;
 	size_t off = c->reply.len;
 	long long start;
+	int flags;
 	char name[64];
 
 	if (command_is_http(c))
@@ -491,21 +492,36 @@ command_dispatch(struct client *c)
 	 * (or when its batch was read: client.c sets srv->clock_us). */
 	start = srv->clock_us != 0 ? srv->clock_us : clock_wall_us();
 	srv->db.now = start / 1000;
-	/* Over maxmemory: evict first; a command that may add memory is
-	 * refused if nothing can go. */
-	if (srv->evictor.maxmemory != 0 &&
+	/* EXEC is what it runs: a write if a queued command writes. */
+	flags = cmd->flags;
+	if (cmd->proc == cmd_exec)
+		flags |= multi_flags(c);
+	/* Over maxmemory: evict first (not while loading); a command that
+	 * may add memory is refused if nothing can go, and so is anything
+	 * queued in MULTI (a queue may grow without bound), as in Redis. */
+	if (srv->evictor.maxmemory != 0 && !srv->aof.loading &&
 	    server_evict(srv) == EVICT_FAIL &&
-	    (cmd->flags & CMD_DENYOOM)) {
+	    ((flags & CMD_DENYOOM) || ((c->flags & CLIENT_MULTI) &&
+	    cmd->proc != cmd_exec && cmd->proc != cmd_discard &&
+	    cmd->proc != cmd_quit))) {
 		command_refuse(c, cmd, off, "-OOM command not allowed when used "
 		    "memory > 'maxmemory'.");
 		return;
 	}
 	/* The AOF cannot be written: writes (and PING, as in Redis) are
 	 * refused until it can; reads go on. */
-	if (srv->aof.on && ((cmd->flags & CMD_WRITE) ||
+	if (srv->aof.on && ((flags & CMD_WRITE) ||
 	    cmd->proc == cmd_ping) && aof_error(srv) != 0) {
 		command_refuse(c, cmd, off, "-MISCONF Errors writing to the "
 		    "AOF file: %s", strerror(aof_error(srv)));
+		return;
+	}
+	/* While the data loads, clients may run only what Redis lets them
+	 * run then (INFO, CONFIG, SHUTDOWN ...). */
+	if (srv->aof.loading && !(c->flags & CLIENT_INTERNAL) &&
+	    !(flags & CMD_LOADING)) {
+		command_refuse(c, cmd, off, "-LOADING Redis is loading the "
+		    "dataset in memory");
 		return;
 	}
 	c->lastcmd = cmd;

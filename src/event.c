@@ -600,6 +600,28 @@ event_process(event_loop *el)
 	return handled + event_run_timers(el);
 }
 
+int
+event_process_files(event_loop *el)
+{
+	struct event_fd *fe;
+	int n, i, fd, mask;
+
+	n = el->backend->poll(el->state, 0, el->fired_fds, el->fired_masks);
+	if (n < 0)
+		return -1;
+	el->round++;
+	for (i = 0; i < n; i++) {
+		fd = el->fired_fds[i];
+		fe = &el->fds[fd];
+		mask = el->fired_masks[i] & fe->mask;
+		if (mask == EV_NONE || fe->reg_round == el->round ||
+		    fe->proc == NULL)
+			continue;
+		fe->proc(el, fd, fe->data, mask);
+	}
+	return n;
+}
+
 /* Run rounds until event_stop(); 0, or -1 if the backend failed. The stop
  * flag is cleared on return, so the loop can be run again. */
 int

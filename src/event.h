@@ -74,6 +74,11 @@ void event_del_timer(event_loop *el, long long id);
  * failed. */
 int event_process(event_loop *el);
 
+/* One round of file events only, without waiting, without the
+ * before-sleep hook and timers (serving clients while the server is
+ * busy loading its data). Returns the events seen, or -1. */
+int event_process_files(event_loop *el);
+
 /* Before blocking after a round that found work, poll without sleeping
  * for up to usec microseconds (0: never), calling sched_yield() between
  * polls. A spin that finds nothing backs off. */

@@ -38,6 +38,9 @@ void multi_touch(struct server *srv, const char *key, size_t klen);
 
 /* Commands queued by c, or -1 if not in MULTI (CLIENT LIST multi=). */
 int multi_queued(const struct client *c);
+/* The flags of the commands c queued, or'd (0 if not in MULTI): EXEC
+ * is refused as a write, or under maxmemory, when they say so. */
+int multi_flags(const struct client *c);
 /* Bytes c's queue holds (CLIENT LIST multi-mem=). */
 size_t multi_memory(const struct client *c);
 

@@ -725,14 +725,6 @@ server_create(const struct server_config *cfg, char *err)
 		goto fail;
 	}
 
-	/* The data is loaded before anyone can connect: no client ever
-	 * sees a half-loaded keyspace (nor -LOADING). */
-	if (aof_start(srv, err) == -1)
-		goto fail;
-	if (srv->aof.on)
-		server_reset_stats(srv);
-	srv->dirty_at_start = srv->db.dirty;
-
 	srv->ntcp = server_listen_tcp(srv, srv->cfg.bind, srv->cfg.port,
 	    srv->tcp_fds, &srv->port, err);
 	if (srv->ntcp == -1) {
@@ -759,6 +751,14 @@ server_create(const struct server_config *cfg, char *err)
 	srv->start_ms = clock_wall_ms();
 	srv->start_mono_ms = srv->tick_last_ms = srv->cron_last_ms =
 	    clock_mono_ms();
+	/* The data loads once the listeners are open, as in Redis: a
+	 * client that connects meanwhile gets -LOADING (and INFO shows the
+	 * progress), never a half-loaded keyspace. */
+	if (aof_start(srv, err) == -1)
+		goto fail;
+	if (srv->aof.on)
+		server_reset_stats(srv);
+	srv->dirty_at_start = srv->db.dirty;
 	srv->evict_timer = -1;
 	srv->cron_id = event_add_timer(srv->el, server_cron_ms(srv),
 	    server_cron, srv);
@@ -767,6 +767,14 @@ server_create(const struct server_config *cfg, char *err)
 fail:
 	server_free(srv);
 	return NULL;
+}
+
+void
+server_serve_while_loading(struct server *srv)
+{
+	event_process_files(srv->el);
+	if (srv->pending != NULL)
+		client_write_pending(srv);
 }
 
 int

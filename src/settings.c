@@ -56,23 +56,40 @@ const struct setting settings_table[] = {
 	  "(default 1)" },
 	{ .name = "aof-load-truncated", .id = S_AOF_LOAD_TRUNCATED,
 	  .type = SETTING_BOOL, .offset = F(aof_load_truncated),
-	  .def = "yes" },
+	  .def = "yes", .metavar = "yes|no",
+	  .help = "at start, cut a torn last command off the append-only "
+	  "file and go on (default yes; no: refuse to start)" },
 	{ .name = "appenddirname", .id = S_APPENDDIRNAME,
 	  .type = SETTING_STRING, .flags = SETTING_IMMUTABLE | SETTING_NO_NUL,
-	  .offset = F(appenddirname), .def = "appendonlydir" },
+	  .offset = F(appenddirname), .def = "appendonlydir", .metavar = "NAME",
+	  .help = "the append-only files' directory, inside dir (default "
+	  "appendonlydir)" },
 	{ .name = "appendfilename", .id = S_APPENDFILENAME,
 	  .type = SETTING_STRING, .flags = SETTING_IMMUTABLE | SETTING_NO_NUL,
-	  .offset = F(appendfilename), .def = "appendonly.aof" },
+	  .offset = F(appendfilename), .def = "appendonly.aof",
+	  .metavar = "NAME",
+	  .help = "the append-only files' name prefix (default "
+	  "appendonly.aof)" },
 	{ .name = "appendfsync", .id = S_APPENDFSYNC, .type = SETTING_ENUM,
-	  .offset = F(appendfsync), .names = fsync_names, .def = "everysec" },
+	  .offset = F(appendfsync), .names = fsync_names, .def = "everysec",
+	  .metavar = "POLICY",
+	  .help = "fsync the append-only file: always (before each reply), "
+	  "everysec (default; in the background, up to ~2 s lost on a "
+	  "crash) or no (when the system decides)" },
 	{ .name = "appendonly", .id = S_APPENDONLY, .type = SETTING_BOOL,
-	  .offset = F(appendonly), .def = "no" },
+	  .offset = F(appendonly), .def = "no", .metavar = "yes|no",
+	  .help = "log every write to the append-only file in dir and "
+	  "replay it at start (default no)" },
 	{ .name = "auto-aof-rewrite-min-size", .id = S_AOF_REWRITE_MIN_SIZE,
 	  .type = SETTING_MEMORY, .offset = F(aof_rewrite_min_size), .min = 0,
-	  .max = LLONG_MAX, .def = "64mb" },
+	  .max = LLONG_MAX, .def = "64mb", .metavar = "BYTES",
+	  .help = "no automatic rewrite while the append-only file is "
+	  "smaller (same suffixes; default 64mb)" },
 	{ .name = "auto-aof-rewrite-percentage", .id = S_AOF_REWRITE_PERC,
 	  .type = SETTING_INT, .offset = F(aof_rewrite_perc), .min = 0,
-	  .max = INT_MAX, .def = "100" },
+	  .max = INT_MAX, .def = "100", .metavar = "PERCENT",
+	  .help = "rewrite the append-only file in the background once it "
+	  "grew by PERCENT since the last rewrite (default 100; 0: never)" },
 	{ .name = "bind", .id = S_BIND, .type = SETTING_STRING,
 	  .flags = SETTING_NO_NUL, .offset = F(bind), .def = "127.0.0.1",
 	  .metavar = "ADDR",
@@ -97,7 +114,10 @@ const struct setting settings_table[] = {
 	  .flags = SETTING_IMMUTABLE, .def = "1" },
 	/* No default: the working directory, which CONFIG GET shows. */
 	{ .name = "dir", .id = S_DIR, .type = SETTING_STRING,
-	  .flags = SETTING_PROTECTED | SETTING_NO_NUL, .offset = F(dir) },
+	  .flags = SETTING_PROTECTED | SETTING_NO_NUL, .offset = F(dir),
+	  .metavar = "PATH",
+	  .help = "data directory: the append-only files go in it "
+	  "(default: the working directory; it must exist)" },
 	{ .name = "event-backend", .id = S_EVENT_BACKEND, .type = SETTING_ENUM,
 	  .flags = SETTING_IMMUTABLE, .offset = F(event_backend),
 	  .names = backend_names, .def = "auto", .metavar = "NAME",

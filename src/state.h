@@ -120,4 +120,8 @@ enum evict_result server_evict(struct server *srv);
 /* Reset the counters CONFIG RESETSTAT resets. */
 void server_reset_stats(struct server *srv);
 
+/* While the data loads (aof.c, every so many commands): accept and
+ * answer clients without waiting (-LOADING to most commands). */
+void server_serve_while_loading(struct server *srv);
+
 #endif

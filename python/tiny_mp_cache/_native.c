@@ -129,7 +129,8 @@ native_setting_text(const struct setting *s, const char *kw, PyObject *v)
 		want = "an int (bytes) or a str such as '100mb'";
 		break;
 	case SETTING_STRING:
-		if (s->id == S_UNIXSOCKET || s->id == S_LOGFILE) {
+		if (s->id == S_UNIXSOCKET || s->id == S_LOGFILE ||
+		    s->id == S_DIR) {
 			PyObject *path = NULL;
 
 			if (PyUnicode_FSConverter(v, &path))
@@ -2217,7 +2218,10 @@ native_settings(PyObject *module, PyObject *unused)
 		for (i = 0; s->name[i] != '\0' && i < sizeof(kw) - 1; i++)
 			kw[i] = s->name[i] == '-' ? '_' : s->name[i];
 		kw[i] = '\0';
+		/* dir has no default: the working directory, whatever it
+		 * is when the server starts. */
 		row = Py_BuildValue("(sssOs)", kw, kinds[s->type],
+		    s->id == S_DIR ? "" :
 		    settings_format(&cfg, s, value, sizeof(value)),
 		    (s->flags & (SETTING_IMMUTABLE | SETTING_PROTECTED)) ?
 		    Py_False : Py_True,

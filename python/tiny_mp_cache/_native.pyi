@@ -50,7 +50,15 @@ class Server:
                  timeout: Optional[int] = ...,
                  tcp_keepalive: Optional[int] = ...,
                  list_max_listpack_size: Optional[int] = ...,
-                 list_compress_depth: Optional[int] = ...) -> None: ...
+                 list_compress_depth: Optional[int] = ...,
+                 dir: Optional[_Path] = ...,
+                 appendonly: Optional[bool] = ...,
+                 appendfsync: Optional[str] = ...,
+                 appenddirname: Optional[str] = ...,
+                 appendfilename: Optional[str] = ...,
+                 auto_aof_rewrite_percentage: Optional[int] = ...,
+                 auto_aof_rewrite_min_size: Optional[_Memory] = ...,
+                 aof_load_truncated: Optional[bool] = ...) -> None: ...
     def run(self) -> None: ...
     def stop(self) -> None: ...
     def close(self) -> None: ...

@@ -112,6 +112,9 @@ SETTINGS = (
     "hz", "active_expire_effort",
     "protected_mode", "timeout", "tcp_keepalive",
     "list_max_listpack_size", "list_compress_depth",
+    "dir", "appendonly", "appendfsync", "appenddirname", "appendfilename",
+    "auto_aof_rewrite_percentage", "auto_aof_rewrite_min_size",
+    "aof_load_truncated",
 )
 
 # A memory size: bytes, or a str with a unit ("100mb", "1gb", "512k").
@@ -119,8 +122,16 @@ MemorySize = Union[int, str]
 
 
 def _settings(args: Dict[str, Any]) -> Dict[str, Any]:
-    """The settings among a function's arguments (its locals())."""
-    return {name: args[name] for name in SETTINGS if name in args}
+    """The settings among a function's arguments (its locals()).
+
+    A data directory (``dir``) that does not exist yet is made here, so
+    ``serve(dir="data", appendonly=True)`` works on its first run too
+    (the server itself, like redis-server, refuses a missing one).
+    """
+    settings = {name: args[name] for name in SETTINGS if name in args}
+    if settings.get("dir") is not None:
+        os.makedirs(settings["dir"], exist_ok=True)
+    return settings
 
 
 def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
@@ -148,6 +159,14 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
           tcp_keepalive: int = 300,
           list_max_listpack_size: int = -2,
           list_compress_depth: int = 0,
+          dir: Optional[PathLike] = None,
+          appendonly: bool = False,
+          appendfsync: str = "everysec",
+          appenddirname: str = "appendonlydir",
+          appendfilename: str = "appendonly.aof",
+          auto_aof_rewrite_percentage: int = 100,
+          auto_aof_rewrite_min_size: MemorySize = 67108864,
+          aof_load_truncated: bool = True,
           ready: Optional[ReadyCallback] = None) -> None:
     """Serve on host:port (127.0.0.1:5002 by default) until stopped; blocks.
 
@@ -212,6 +231,23 @@ def serve(port: int = DEFAULT_PORT, *, host: str = "127.0.0.1",
     (1-10; 1). Raise them when many keys expire unread and memory
     matters; each costs some CPU while idle.
 
+    Persistence, as Redis's append-only file (the same files: a data
+    directory moves between this server and redis-server 7):
+    ``appendonly`` (False; True logs every write to files in ``dir``
+    and replays them at start, so ``serve(5002, dir="data",
+    appendonly=True)`` comes back with its data after a restart or a
+    crash), ``dir`` (default: the working directory; made if missing),
+    ``appendfsync`` ("always": a write's reply leaves only once it is on
+    disk; "everysec", the default: the disk is synced once a second in
+    the background, so a crash of the machine may lose the last ~2
+    seconds; "no": the system decides), ``appenddirname`` and
+    ``appendfilename`` (the directory and file names inside ``dir``),
+    ``auto_aof_rewrite_percentage`` and ``auto_aof_rewrite_min_size``
+    (the files are compacted in the background once they grew by this
+    percentage since the last compaction and are at least this large;
+    0: never) and ``aof_load_truncated`` (True: a write torn by a crash
+    at the end of the file is cut off at start; False: refuse to start).
+
     Other: ``loglevel`` (debug, verbose, notice, warning, nothing),
     ``logfile`` (default: standard error), ``event_backend`` ("epoll" or
     "select"; default: the best), ``busy_poll_us`` (after a round of
@@ -248,6 +284,14 @@ def serve_unix(path: PathLike, *, unixsocketperm: int = 0o700,
                tcp_keepalive: int = 300,
                list_max_listpack_size: int = -2,
                list_compress_depth: int = 0,
+               dir: Optional[PathLike] = None,
+               appendonly: bool = False,
+               appendfsync: str = "everysec",
+               appenddirname: str = "appendonlydir",
+               appendfilename: str = "appendonly.aof",
+               auto_aof_rewrite_percentage: int = 100,
+               auto_aof_rewrite_min_size: MemorySize = 67108864,
+               aof_load_truncated: bool = True,
                ready: Optional[ReadyCallback] = None) -> None:
     """Like :func:`serve`, on the Unix socket at path only (no TCP).
 
@@ -438,7 +482,15 @@ def spawn(port: int = 0, *, host: str = "127.0.0.1",
           idle_timeout: int = 0,
           tcp_keepalive: int = 300,
           list_max_listpack_size: int = -2,
-          list_compress_depth: int = 0) -> SpawnedServer:
+          list_compress_depth: int = 0,
+          dir: Optional[PathLike] = None,
+          appendonly: bool = False,
+          appendfsync: str = "everysec",
+          appenddirname: str = "appendonlydir",
+          appendfilename: str = "appendonly.aof",
+          auto_aof_rewrite_percentage: int = 100,
+          auto_aof_rewrite_min_size: MemorySize = 67108864,
+          aof_load_truncated: bool = True) -> SpawnedServer:
     """Start the server in a child process; return once it accepts connections.
 
     ``with spawn() as srv: cache = TinyCache(srv.address)``. port=0 (the
@@ -461,8 +513,9 @@ def spawn(port: int = 0, *, host: str = "127.0.0.1",
     settings = _settings(locals())
     settings["timeout"] = idle_timeout
     del settings["unixsocket"]         # SpawnedServer passes it on
-    if logfile is not None:
-        settings["logfile"] = os.fsdecode(logfile)
+    for name in ("logfile", "dir"):
+        if settings[name]:
+            settings[name] = os.fsdecode(os.path.abspath(settings[name]))
     for name, value in settings.items():
         try:
             json.dumps(value)

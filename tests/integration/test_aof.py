@@ -263,8 +263,7 @@ def test_info_persistence_fields_like_redis(data_dir: str) -> None:
 def run_script(r: "redis.Redis", other: "redis.Redis", soon_at: int) -> None:
     """Commands whose records must match redis-server's byte for byte
     (absolute times only, so both log the same numbers; soon_at, in ms,
-    is in the near future). GETDEL is left out: Redis 7.0 logs it as a
-    DEL, we as GETDEL (the same replay; cmd_string.c's to change)."""
+    is in the near future)."""
     r.set("a", "1")
     r.execute_command("SET", "b", "2", "PXAT", FAR)
     r.execute_command("SET", "c", "3", "EXAT", FAR // 1000)
@@ -278,6 +277,9 @@ def run_script(r: "redis.Redis", other: "redis.Redis", soon_at: int) -> None:
     r.incrbyfloat("f", "0.25")      # exact in binary (valgrind: no x87)
     r.execute_command("GETEX", "c", "PXAT", FAR + 1)
     r.delete("b")
+    r.set("g", "job")
+    assert r.getdel("g") == b"job"                 # logged as DEL
+    assert r.getdel("g") is None                   # nothing logged
     r.mset({"m1": "1", "m2": "2"})
     pipe = r.pipeline(transaction=True)
     pipe.incr("n")
@@ -528,6 +530,61 @@ def test_manifest_missing_or_garbled(data_dir: str) -> None:
         assert client(srv).get("last") == b"value"
 
 
+def test_loading_answers_clients(data_dir: str) -> None:
+    """While a large AOF loads, the socket already accepts: PING and GET
+    get Redis's -LOADING error, INFO (allowed while loading, as in
+    Redis) shows loading:1 and the progress, CONFIG SET appendonly is
+    refused; then every key is there."""
+    keys = 100_000 if VALGRIND else 1_000_000
+    d = os.path.join(data_dir, DIRNAME)
+    os.mkdir(d)
+    with open(os.path.join(d, BASE), "wb") as f:
+        f.write(b"".join(resp("SET", "key:%d" % i, "value-%d" % i)
+                         for i in range(keys)))
+    open(os.path.join(d, INCR), "wb").close()
+    with open(os.path.join(d, MANIFEST), "w") as f:
+        f.write("file %s seq 1 type b\nfile %s seq 1 type i\n" % (BASE, INCR))
+    total = os.path.getsize(os.path.join(d, BASE))
+    sock = os.path.join(data_dir, "s.sock")
+    argv = [tmc_testlib.server_path(), "--port", "-1", "--unixsocket", sock,
+            "--loglevel", "warning"] + aof_args(data_dir)
+    if VALGRIND:
+        argv = tmc_testlib.VALGRIND_ARGS + argv
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: os.path.exists(sock), 120 if VALGRIND else 20)
+        s = tmc_testlib.connect(sock)
+        s.sendall(resp("PING") + resp("GET", "key:1") +
+                  resp("INFO", "persistence") +
+                  resp("CONFIG", "SET", "appendonly", "no"))
+        replies = tmc_testlib.read_replies(s, 4)[0]
+        assert replies[0] == replies[1] == tmc_testlib.RespError(
+            "LOADING Redis is loading the dataset in memory"), replies
+        assert isinstance(replies[0], tmc_testlib.RespError)
+        info = dict(line.split(":", 1) for line in
+                    replies[2].decode().splitlines() if ":" in line)
+        assert info["loading"] == "1"
+        assert int(info["loading_total_bytes"]) == total
+        assert 0 <= int(info["loading_loaded_bytes"]) < total
+        assert 0.0 <= float(info["loading_loaded_perc"]) < 100.0
+        assert "loading_eta_seconds" in info
+        assert str(replies[3]).startswith("ERR CONFIG SET failed (possibly "
+                                          "related to argument 'appendonly')")
+        r = redis.Redis(unix_socket_path=sock, socket_timeout=120)
+        wait_for(lambda: r.info("persistence")["loading"] == 0,
+                 300 if VALGRIND else 30)
+        assert "loading_total_bytes" not in r.info("persistence")
+        assert r.dbsize() == keys
+        assert r.get("key:%d" % (keys - 1)) == b"value-%d" % (keys - 1)
+        assert r.config_get("appendonly") == {"appendonly": "yes"}
+        r.close()
+        s.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0
+
+
 def test_rdb_base_refused(data_dir: str) -> None:
     written_dir(data_dir, ["SET", "last", "value"])
     with open(os.path.join(data_dir, DIRNAME, BASE), "wb") as f:
@@ -614,6 +671,12 @@ def test_write_error_misconf_and_recovery(data_dir: str) -> None:
                 + 1100 < limit:
             r.set("k%d" % n, big)
             n += 1
+        # A transaction queued before the error...
+        tx = other.connection_pool.get_connection("MULTI")
+        tx.send_command("MULTI")
+        assert tx.read_response() == b"OK"
+        tx.send_command("SET", "tx", "1")
+        assert tx.read_response() == b"QUEUED"
         # This one does not fit: its reply waits for the disk.
         conn = r.connection_pool.get_connection("SET")
         conn.send_command("SET", "held", big)
@@ -625,6 +688,13 @@ def test_write_error_misconf_and_recovery(data_dir: str) -> None:
             "MISCONF Errors writing to the AOF file: File too large"
         with pytest.raises(redis.ResponseError):
             other.ping()
+        # ...is refused at EXEC, as a write (Redis's EXECABORT).
+        tx.send_command("EXEC")
+        with pytest.raises(redis.exceptions.ExecAbortError) as abort:
+            tx.read_response()
+        assert str(abort.value) == "Transaction discarded because of: " \
+            "MISCONF Errors writing to the AOF file: File too large"
+        other.connection_pool.release(tx)
         assert other.get("k0") == big.encode()      # reads go on
         assert other.get("held") == big.encode()    # in memory, not acked
         assert not conn.can_read(timeout=0.3)       # its reply waits
@@ -644,7 +714,7 @@ def test_write_error_misconf_and_recovery(data_dir: str) -> None:
     with start_ours(data_dir) as srv:
         r = client(srv)
         assert r.get("held") == big.encode() and r.get("after") == b"1"
-        assert r.get("refused") is None
+        assert r.get("refused") is None and r.get("tx") is None
         assert all(r.get("k%d" % i) == big.encode() for i in range(n))
         r.close()
 

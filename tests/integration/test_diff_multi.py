@@ -70,6 +70,11 @@ CASES: List[Case] = [
          C("EXISTS", "a")),
     Case("multi-quit", C("MULTI") + C("SET", "k", "1") + C("QUIT"),
          sentinel=False),
+    # Over maxmemory, nothing is queued (not even a read), as in Redis.
+    Case("multi-over-maxmemory", C("SET", "k", "1") +
+         C("CONFIG", "SET", "maxmemory", "1") + C("MULTI") + C("GET", "k") +
+         C("PING") + C("EXEC") + C("MULTI") + C("DISCARD") +
+         C("CONFIG", "SET", "maxmemory", "0") + C("GET", "k")),
 ]
 
 
@@ -138,6 +143,33 @@ def test_watch_against_another_client(ref: tmc_testlib.RedisServer,
             b.close()
         results.append(out)
     assert results[1] == results[0], name
+
+
+@pytest.mark.parametrize("queued", [("SET", "k", "2"), ("GET", "k")],
+                         ids=["write", "read"])
+def test_exec_once_over_maxmemory(ref: tmc_testlib.RedisServer,
+                                  ours: tmc_testlib.Server,
+                                  queued: Sequence[Arg]) -> None:
+    """Queued under the limit, then another client sets maxmemory below
+    the memory in use: an EXEC whose queue may add memory is discarded
+    with EXECABORT and the OOM reason; one of reads runs."""
+    results = []
+    for srv in (ref, ours):
+        assert srv.unixsocket
+        a = tmc_testlib.connect(srv.unixsocket)
+        b = tmc_testlib.connect(srv.unixsocket)
+        try:
+            out = _talk(a, ("FLUSHALL",), ("SET", "k", "1"), ("MULTI",),
+                        queued)
+            out += _talk(b, ("CONFIG", "SET", "maxmemory", "1"))
+            out += _talk(a, ("EXEC",), ("EXEC",))
+            out += _talk(b, ("CONFIG", "SET", "maxmemory", "0"))
+            out += _talk(a, ("GET", "k"))
+        finally:
+            a.close()
+            b.close()
+        results.append(out)
+    assert results[1] == results[0]
 
 
 def test_expired_by_another_client(ref: tmc_testlib.RedisServer,

@@ -123,7 +123,10 @@ class Worker:
 def parse_log(path, killed):
     """Check a worker's log and return (taken keys, none count, trailing
     key or None). Lines come in pairs: "T k" then "G k"/"N k"; only a
-    killed worker may end with a lone "T k" (possibly cut short)."""
+    killed worker may end with a lone "T k" (possibly cut short), and
+    only a killed one may have no log at all (killed while starting)."""
+    if killed and not os.path.exists(path):
+        return [], 0, None
     with open(path, "rb") as f:
         data = f.read()
     lines = data.split(b"\n")

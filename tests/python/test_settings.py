@@ -35,11 +35,11 @@ TOP_SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
 # Settings whose keyword defaults to None in serve() and spawn(): the
 # server's own default (none, or one a Python literal would spell badly).
 NONE_IS_DEFAULT = {"unixsocket", "logfile", "event_backend", "requirepass",
-                   "client_output_buffer_limit"}
+                   "client_output_buffer_limit", "dir"}
 # Settings whose keyword takes 0 for "the server's default" (compatibility).
 ZERO_IS_DEFAULT = {"proto_max_bulk_len"}
 # Settings that name files.
-PATHS = {"unixsocket", "logfile"}
+PATHS = {"unixsocket", "logfile", "dir"}
 
 # The annotation of each kind of setting (Optional[...] stripped), by the
 # alias names server.py and the stub use.
@@ -269,13 +269,16 @@ def config(address: str) -> Dict[str, str]:
 
 @pytest.mark.parametrize("how", HOWS)
 def test_every_setting_with_its_default(how: str, short_tmp: str) -> None:
-    settings = {name: python_default(name) for name in NAMES}
-    with started(how, short_tmp, **settings) as address:
+    # dir has no default ("" in settings()): the working directory.
+    settings = {name: python_default(name) for name in NAMES
+                if name != "dir"}
+    with started(how, short_tmp, dir=None, **settings) as address:
         got = config(address)
         for name in NAMES:
             if how == "serve_unix" and name == "unixsocket":
                 continue
-            assert got[name.replace("_", "-")] == DEFAULT[name], name
+            want = os.getcwd() if name == "dir" else DEFAULT[name]
+            assert got[name.replace("_", "-")] == want, name
 
 
 # Values other than the defaults, and how CONFIG GET shows them.
@@ -299,6 +302,12 @@ CHANGED: Dict[str, Tuple[Any, str]] = {
     "timeout": (60, "60"),
     "tcp_keepalive": (100, "100"),
     "event_backend": ("select", "select"),
+    "appendfsync": ("always", "always"),
+    "appenddirname": ("aofdir", "aofdir"),
+    "appendfilename": ("tmc.aof", "tmc.aof"),
+    "auto_aof_rewrite_percentage": (50, "50"),
+    "auto_aof_rewrite_min_size": ("1mb", "1048576"),
+    "aof_load_truncated": (False, "no"),
 }
 
 
