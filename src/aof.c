@@ -179,6 +179,10 @@ aof_manifest_free(struct aof_manifest *m)
 		mem_free(m->incr[i]);
 	mem_free(m->incr);
 	mem_free(m->incr_seq);
+	for (i = 0; i < m->nhist; i++)
+		mem_free(m->hist[i]);
+	mem_free(m->hist);
+	mem_free(m->hist_seq);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -193,6 +197,19 @@ aof_manifest_add_incr(struct aof_manifest *m, const char *name,
 	    (size_t)(m->nincr + 1));
 	m->incr[m->nincr] = mem_strdup(name);
 	m->incr_seq[m->nincr++] = seq;
+}
+
+/* Add a history file (one a rewrite replaced) to m. */
+static void
+aof_manifest_add_hist(struct aof_manifest *m, const char *name,
+    long long seq)
+{
+	m->hist = mem_realloc(m->hist, sizeof(*m->hist) * (size_t)(m->nhist +
+	    1));
+	m->hist_seq = mem_realloc(m->hist_seq, sizeof(*m->hist_seq) *
+	    (size_t)(m->nhist + 1));
+	m->hist[m->nhist] = mem_strdup(name);
+	m->hist_seq[m->nhist++] = seq;
 }
 
 /* Replace the manifest atomically (temporary file, fsync, rename, fsync
@@ -210,6 +227,9 @@ aof_manifest_save(struct server *srv, const struct aof_manifest *m)
 	resp_buf_init(&b);
 	if (m->base != NULL)
 		buf_catf(&b, "file %s seq %lld type b\n", m->base, m->base_seq);
+	for (i = 0; i < m->nhist; i++)
+		buf_catf(&b, "file %s seq %lld type h\n", m->hist[i],
+		    m->hist_seq[i]);
 	for (i = 0; i < m->nincr; i++)
 		buf_catf(&b, "file %s seq %lld type i\n", m->incr[i],
 		    m->incr_seq[i]);
@@ -260,7 +280,9 @@ aof_manifest_line(char *line, struct aof_manifest *m, long long *maxseq)
 			return "Found a non-monotonic sequence number";
 		aof_manifest_add_incr(m, name, seq);
 		*maxseq = seq;
-	} else if (type != 'h')
+	} else if (type == 'h')
+		aof_manifest_add_hist(m, name, seq);
+	else
 		return "Unknown AOF file type";
 	return NULL;
 }
@@ -1058,6 +1080,38 @@ aof_create(struct server *srv, char *err)
 	return 0;
 }
 
+/* Delete the history files the manifest lists, then save it without
+ * them (a failure to save is logged: they are gone, and the next save
+ * or start drops them). */
+static void
+aof_delete_history(struct server *srv)
+{
+	struct aof *a = &srv->aof;
+	char *path;
+	int i;
+
+	if (a->man.nhist == 0)
+		return;
+	for (i = 0; i < a->man.nhist; i++) {
+		log_write(&srv->log, LL_NOTICE, "Removing the history file %s",
+		    a->man.hist[i]);
+		path = aof_path(a->dirpath, a->man.hist[i]);
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_write(&srv->log, LL_WARNING, "Can't remove %s: %s",
+			    path, strerror(errno));
+		mem_free(path);
+		mem_free(a->man.hist[i]);
+	}
+	mem_free(a->man.hist);
+	mem_free(a->man.hist_seq);
+	a->man.hist = NULL;
+	a->man.hist_seq = NULL;
+	a->man.nhist = 0;
+	if (aof_manifest_save(srv, &a->man) == -1)
+		log_write(&srv->log, LL_WARNING, "Can't persist the AOF "
+		    "manifest in %s: %s", a->dirpath, strerror(errno));
+}
+
 /* Remove what a rewrite cut short by a crash left behind (its child's
  * temporary base files). */
 static void
@@ -1140,6 +1194,7 @@ aof_start(struct server *srv, char *err)
 			return -1;
 	}
 	a->rewrite_base_size = a->current_size;
+	aof_delete_history(srv);
 	aof_feed_on(srv);
 	return 0;
 }
@@ -1395,7 +1450,7 @@ aof_rewrite_start(struct server *srv, char *err)
 	a->rewrite_tried_ms = clock_mono_ms();
 	if (a->dirpath == NULL && aof_open_dir(srv, why) == -1) {
 		snprintf(err, SETTING_ERR_LEN, "%.200s", why);
-		return -1;
+		goto fail;
 	}
 	/* What was written so far is in the child's copy: the writes from
 	 * now on go to a new incremental file. */
@@ -1405,10 +1460,10 @@ aof_rewrite_start(struct server *srv, char *err)
 			snprintf(err, SETTING_ERR_LEN, "Can't rewrite the "
 			    "append only file while writing it fails: %s",
 			    strerror(aof_error(srv)));
-			return -1;
+			goto fail;
 		}
 		if (aof_switch_incr(srv, !a->wait_rewrite, err) == -1)
-			return -1;
+			goto fail;
 		log_write(&srv->log, LL_NOTICE, "Creating AOF incr file %s on "
 		    "background rewrite", aof_incr_name(a));
 	}
@@ -1417,8 +1472,7 @@ aof_rewrite_start(struct server *srv, char *err)
 	if (pid == -1) {
 		snprintf(err, SETTING_ERR_LEN, "Can't rewrite append only file "
 		    "in background: fork: %s", strerror(errno));
-		a->last_rewrite_ok = 0;
-		return -1;
+		goto fail;
 	}
 	if (pid == 0)
 		aof_child(srv);
@@ -1429,6 +1483,14 @@ aof_rewrite_start(struct server *srv, char *err)
 	log_write(&srv->log, LL_NOTICE, "Background append only file rewriting "
 	    "started by pid %d", (int)pid);
 	return 0;
+
+fail:
+	/* As Redis: the reason goes to the log, the status to INFO; the
+	 * next automatic try waits longer. */
+	log_write(&srv->log, LL_WARNING, "%s", err);
+	a->last_rewrite_ok = 0;
+	a->rewrite_failures++;
+	return -1;
 }
 
 /*
@@ -1441,15 +1503,27 @@ static int
 aof_rewrite_install(struct server *srv)
 {
 	struct aof *a = &srv->aof;
-	struct aof_manifest next, old;
+	struct aof_manifest next;
 	char tmpname[64], *tmp, *path;
 	int i;
 
 	snprintf(tmpname, sizeof(tmpname), "temp-rewriteaof-bg-%d.aof",
 	    (int)a->child);
+	/* The new base, the files it replaces as history (deleted once the
+	 * manifest is on disk, and at the next start if a crash comes
+	 * first: no file is ever left that no manifest names), and the
+	 * incremental files opened since the fork; as Redis does. */
 	memset(&next, 0, sizeof(next));
 	next.base_seq = a->man.base_seq + 1;
 	next.base = aof_name(srv->cfg.appendfilename, next.base_seq, "base");
+	for (i = 0; i < a->man.nhist; i++)
+		aof_manifest_add_hist(&next, a->man.hist[i],
+		    a->man.hist_seq[i]);
+	if (a->man.base != NULL)
+		aof_manifest_add_hist(&next, a->man.base, a->man.base_seq);
+	for (i = 0; i < a->child_nincr && i < a->man.nincr; i++)
+		aof_manifest_add_hist(&next, a->man.incr[i],
+		    a->man.incr_seq[i]);
 	for (i = a->child_nincr; i < a->man.nincr; i++)
 		aof_manifest_add_incr(&next, a->man.incr[i],
 		    a->man.incr_seq[i]);
@@ -1467,24 +1541,9 @@ aof_rewrite_install(struct server *srv)
 	}
 	log_write(&srv->log, LL_NOTICE, "Successfully renamed the temporary "
 	    "AOF base file %s into %s", tmpname, next.base);
-	old = a->man;
+	aof_manifest_free(&a->man);
 	a->man = next;
-	/* The files the new base replaces, now that nothing names them. */
-	if (old.base != NULL && strcmp(old.base, next.base) != 0) {
-		log_write(&srv->log, LL_NOTICE, "Removing the history file %s",
-		    old.base);
-		mem_free(path);
-		path = aof_path(a->dirpath, old.base);
-		unlink(path);
-	}
-	for (i = 0; i < a->child_nincr && i < old.nincr; i++) {
-		log_write(&srv->log, LL_NOTICE, "Removing the history file %s",
-		    old.incr[i]);
-		mem_free(path);
-		path = aof_path(a->dirpath, old.incr[i]);
-		unlink(path);
-	}
-	aof_manifest_free(&old);
+	aof_delete_history(srv);
 	mem_free(tmp);
 	mem_free(path);
 	a->base_size = aof_file_size(a, a->man.base);
@@ -1561,8 +1620,7 @@ aof_cron(struct server *srv)
 	if (now - a->rewrite_tried_ms < wait)
 		return;
 	if (a->scheduled) {
-		if (aof_rewrite_start(srv, err) == -1)
-			log_write(&srv->log, LL_WARNING, "%s", err);
+		aof_rewrite_start(srv, err);
 		return;
 	}
 	if (!a->on || a->wait_rewrite || srv->cfg.aof_rewrite_perc == 0 ||
@@ -1574,8 +1632,7 @@ aof_cron(struct server *srv)
 		return;
 	log_write(&srv->log, LL_NOTICE, "Starting automatic rewriting of AOF "
 	    "on %lld%% growth", growth);
-	if (aof_rewrite_start(srv, err) == -1)
-		log_write(&srv->log, LL_WARNING, "%s", err);
+	aof_rewrite_start(srv, err);
 }
 
 int

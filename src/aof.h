@@ -28,13 +28,17 @@ struct client;
 #define AOF_PARSE_TRUNCATED 2        /* it ends inside a command */
 #define AOF_PARSE_BAD -1             /* not the AOF format */
 
-/* What a manifest lists (history files are left out). */
+/* What a manifest lists. */
 struct aof_manifest {
 	char *base;                      /* base file name, or NULL */
 	long long base_seq;              /* its sequence (the last used) */
 	char **incr;                     /* incremental files, in order */
 	long long *incr_seq;
 	int nincr;
+	char **hist;                     /* history files: replaced by a
+	                                  * rewrite, to be deleted */
+	long long *hist_seq;
+	int nhist;
 };
 
 /* The background fsync of appendfsync everysec. */

@@ -66,8 +66,16 @@ cmd_bgrewriteaof(struct client *c)
 {
 	char err[SETTING_ERR_LEN];
 
+	if (c->srv->aof.child > 0) {
+		resp_add_errorf(&c->reply, "Background append only file "
+		    "rewriting already in progress");
+		return;
+	}
+	/* Why it failed is in the log (and err), as Redis has it. */
 	if (aof_rewrite_start(c->srv, err) == -1) {
-		resp_add_errorf(&c->reply, "%s", err);
+		resp_add_errorf(&c->reply, "Can't execute an AOF background "
+		    "rewriting. Please check the server logs for more "
+		    "information.");
 		return;
 	}
 	resp_add_simple(&c->reply, "Background append only file rewriting "

@@ -802,6 +802,9 @@ server_run(struct server *srv)
 	if (r == -1)
 		log_write(&srv->log, LL_WARNING, "The event loop failed: %s",
 		    strerror(errno));
+	/* The last round's replies (and the waiters its pushes served)
+	 * leave as before every sleep: their records first. */
+	server_before_sleep(srv->el, srv);
 	log_write(&srv->log, LL_NOTICE, "Shutting down: %d client%s "
 	    "connected, %zu key%s in memory", srv->nclients,
 	    srv->nclients == 1 ? "" : "s", db_size(&srv->db),

@@ -530,6 +530,32 @@ def test_manifest_missing_or_garbled(data_dir: str) -> None:
         assert client(srv).get("last") == b"value"
 
 
+def test_history_files_removed_at_start(data_dir: str) -> None:
+    """A crash between a rewrite's manifest swap and the removal of the
+    files it replaced leaves them listed as history ("type h", as Redis
+    writes it): the next start loads without them, deletes them and
+    saves the manifest without them."""
+    with start_ours(data_dir) as srv:
+        r = client(srv)
+        r.set("k", "v")
+        r.close()
+    d = os.path.join(data_dir, DIRNAME)
+    old = "appendonly.aof.7.incr.aof"
+    with open(os.path.join(d, old), "wb") as f:
+        f.write(resp("SET", "k", "from history"))
+    lines = read(os.path.join(d, MANIFEST)).decode().splitlines()
+    lines.insert(1, "file %s seq 7 type h" % old)
+    with open(os.path.join(d, MANIFEST), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with start_ours(data_dir) as srv:
+        r = client(srv)
+        assert r.get("k") == b"v"
+        r.close()
+    assert old not in os.listdir(d)
+    assert read(os.path.join(d, MANIFEST)) == (
+        "file %s seq 1 type b\nfile %s seq 1 type i\n" % (BASE, INCR)).encode()
+
+
 def test_loading_answers_clients(data_dir: str) -> None:
     """While a large AOF loads, the socket already accepts: PING and GET
     get Redis's -LOADING error, INFO (allowed while loading, as in
