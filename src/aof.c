@@ -138,8 +138,7 @@ aof_write_file(const char *dirpath, const char *name, const char *data,
 	return r;
 }
 
-/* Read the whole file at path into *data (*n bytes); 0, or -1. */
-static int
+int
 aof_read_file(const char *path, char **data, size_t *n)
 {
 	struct stat st;
@@ -158,7 +157,16 @@ aof_read_file(const char *path, char **data, size_t *n)
 		r = read(fd, *data + got, (size_t)st.st_size - got);
 		if (r == -1 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r == -1) {
+			/* A read error is not the end of the file. */
+			r = errno;
+			close(fd);
+			mem_free(*data);
+			*data = NULL;
+			errno = r;
+			return -1;
+		}
+		if (r == 0)
 			break;
 		got += (size_t)r;
 	}
@@ -197,6 +205,23 @@ aof_manifest_add_incr(struct aof_manifest *m, const char *name,
 	    (size_t)(m->nincr + 1));
 	m->incr[m->nincr] = mem_strdup(name);
 	m->incr_seq[m->nincr++] = seq;
+}
+
+/* 1 if m lists a file called name (any type). */
+static int
+aof_manifest_lists(const struct aof_manifest *m, const char *name)
+{
+	int i;
+
+	if (m->base != NULL && strcmp(m->base, name) == 0)
+		return 1;
+	for (i = 0; i < m->nincr; i++)
+		if (strcmp(m->incr[i], name) == 0)
+			return 1;
+	for (i = 0; i < m->nhist; i++)
+		if (strcmp(m->hist[i], name) == 0)
+			return 1;
+	return 0;
 }
 
 /* Add a history file (one a rewrite replaced) to m. */
@@ -440,7 +465,7 @@ aof_parse(const char *buf, size_t len, size_t *pos, int *argc,
 static size_t
 aof_command_start(const char *data, const char *name)
 {
-	size_t at = (size_t)(name - data);
+	size_t at = (size_t)(name - data) - 1;   /* before "$len\r\n" */
 
 	while (data[at] != '*')
 		at--;
@@ -481,8 +506,8 @@ aof_load_file(struct server *srv, struct client *c, const char *name,
 	int argc = 0, cap = 0, r;
 
 	if (aof_read_file(path, &data, &n) == -1) {
-		snprintf(err, SERVER_ERR_LEN, "Can't open the append-only file "
-		    "%s: %s", path, strerror(errno));
+		snprintf(err, SERVER_ERR_LEN, "Unrecoverable error reading the "
+		    "append only file %s: %s", path, strerror(errno));
 		mem_free(path);
 		return AOF_LOAD_FAILED;
 	}
@@ -602,6 +627,7 @@ aof_load(struct server *srv, const struct aof_manifest *m, char *err)
 	int i, r = 0;
 
 	a->loading = 1;
+	srv->db.loading = 1;
 	a->loading_start = clock_wall_ms() / 1000;
 	a->loading_done = 0;
 	a->loading_total = m->base != NULL ? aof_file_size(a, m->base) : 0;
@@ -616,6 +642,7 @@ aof_load(struct server *srv, const struct aof_manifest *m, char *err)
 			r = -1;
 	client_free(c);
 	srv->aof.loading = 0;
+	srv->db.loading = 0;
 	if (r == 0)
 		log_write(&srv->log, LL_NOTICE, "DB loaded from append only "
 		    "file: %.3f seconds (%zu keys)",
@@ -898,11 +925,22 @@ static int
 aof_switch_incr(struct server *srv, int save, char *err)
 {
 	struct aof *a = &srv->aof;
-	char *name = aof_name(srv->cfg.appendfilename, a->incr_seq + 1,
-	    "incr");
-	char *path = aof_path(a->dirpath, name);
+	char *name, *path;
 	int fd, old = a->fd;
 
+	/* A name the manifest already lists (a hand-edited one) is never
+	 * reused: the sequence moves past it. */
+	for (;;) {
+		name = aof_name(srv->cfg.appendfilename, a->incr_seq + 1,
+		    "incr");
+		if (!aof_manifest_lists(&a->man, name))
+			break;
+		mem_free(name);
+		a->incr_seq++;
+	}
+	/* Not listed, so not data: at most an empty file a crash left
+	 * between its creation and the manifest's. */
+	path = aof_path(a->dirpath, name);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0644);
 	if (fd == -1) {

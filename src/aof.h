@@ -140,6 +140,11 @@ void aof_info(struct server *srv, struct resp_buf *b);
 /* Its loading_* lines, while the files load (nothing otherwise). */
 void aof_info_loading(struct server *srv, struct resp_buf *b);
 
+/* Read the whole file at path into *data (*n bytes, room for one more
+ * after them); 0, or -1 with errno set (a read error too: never a
+ * short file). */
+int aof_read_file(const char *path, char **data, size_t *n);
+
 /* Read the manifest at path into m, checked as Redis 7.0 checks it. 0,
  * or -1 with the reason in err (SERVER_ERR_LEN): the file, the line and
  * Redis's words ("Invalid AOF manifest file format" ...). */

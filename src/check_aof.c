@@ -36,25 +36,6 @@ struct check {
 	int commands;                    /* whole commands read */
 };
 
-/* Read path into *data; 0, or -1 with errno set. */
-static int
-check_read(const char *path, char **data, size_t *n)
-{
-	struct stat st;
-	FILE *f = fopen(path, "rb");
-
-	if (f == NULL)
-		return -1;
-	if (fstat(fileno(f), &st) == -1) {
-		fclose(f);
-		return -1;
-	}
-	*data = mem_alloc((size_t)st.st_size + 1);
-	*n = fread(*data, 1, (size_t)st.st_size, f);
-	fclose(f);
-	return 0;
-}
-
 /* Walk data: where the last whole command (outside an open MULTI)
  * ends, and what stopped the walk. */
 static void
@@ -103,7 +84,7 @@ check_file(const char *path, int fix, int last)
 	char *data = NULL;
 	size_t n;
 
-	if (check_read(path, &data, &n) == -1) {
+	if (aof_read_file(path, &data, &n) == -1) {
 		printf("Cannot open %s: %s\n", path, strerror(errno));
 		return 1;
 	}

@@ -494,7 +494,7 @@ expire_generic(struct client *c, long long base, int seconds)
 		resp_add_int(&c->reply, 0);
 		return;
 	}
-	if (when <= db->now) {
+	if (db_past(db, when)) {
 		db_delete(db, c->argv[1].ptr, c->argv[1].len);
 		expire_rewrite(c, "DEL", NULL);
 	} else {

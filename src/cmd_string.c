@@ -392,7 +392,7 @@ cmd_getex(struct client *c)
 	if (expire != NULL && string_expire_ms(c, expire, flags, &when) == -1)
 		return;
 	reply_string(c, k);
-	if ((flags & (SETOPT_EXAT | SETOPT_PXAT)) && when <= db->now) {
+	if ((flags & (SETOPT_EXAT | SETOPT_PXAT)) && db_past(db, when)) {
 		db_delete(db, c->argv[1].ptr, c->argv[1].len);
 		rewrite_key_command(c, "DEL", NULL, 0);
 	} else if (expire != NULL) {

@@ -496,10 +496,10 @@ command_dispatch(struct client *c)
 	flags = cmd->flags;
 	if (cmd->proc == cmd_exec)
 		flags |= multi_flags(c);
-	/* Over maxmemory: evict first (not while loading); a command that
-	 * may add memory is refused if nothing can go, and so is anything
-	 * queued in MULTI (a queue may grow without bound), as in Redis. */
-	if (srv->evictor.maxmemory != 0 && !srv->aof.loading &&
+	/* Over maxmemory: evict first; a command that may add memory is
+	 * refused if nothing can go, and so is anything queued in MULTI
+	 * (a queue may grow without bound), as in Redis. */
+	if (srv->evictor.maxmemory != 0 &&
 	    server_evict(srv) == EVICT_FAIL &&
 	    ((flags & CMD_DENYOOM) || ((c->flags & CLIENT_MULTI) &&
 	    cmd->proc != cmd_exec && cmd->proc != cmd_discard &&

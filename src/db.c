@@ -73,7 +73,7 @@ db_table_of(const struct db *db, const dbkey *k)
 static inline int
 db_stale(const struct db *db, long long when)
 {
-	return when >= 0 && db->now > when;
+	return when >= 0 && !db->loading && db->now > when;
 }
 
 /* A new key's access clock. */

@@ -53,6 +53,9 @@ struct db {
 	dict *expires;                     /* keys with one */
 	long long now;                     /* wall-clock ms: the running
 	                                    * command's instant */
+	int loading;                       /* the AOF loads: nothing expires
+	                                    * (as in Redis; expired keys go
+	                                    * once it is loaded) */
 	int lfu;                           /* the access clock counts uses
 	                                    * (LFU policies), not time */
 	int lfu_log_factor;                /* lfu-log-factor (Redis: 10) */
@@ -73,6 +76,14 @@ struct db {
 };
 
 void db_init(struct db *db);
+
+/* 1 if a key whose expire time is when has expired by db->now (always
+ * 0 while loading): EXPIRE and GETEX with such a time delete it. */
+static inline int
+db_past(const struct db *db, long long when)
+{
+	return !db->loading && when <= db->now;
+}
 void db_free(struct db *db);
 
 /*

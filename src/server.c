@@ -270,7 +270,12 @@ server_evict_timer(event_loop *el, long long id, void *data)
 enum evict_result
 server_evict(struct server *srv)
 {
-	enum evict_result r = evict_run(&srv->evictor, &srv->db, mem_used);
+	enum evict_result r;
+
+	/* Nothing is evicted while the data loads, as in Redis. */
+	if (srv->aof.loading)
+		return EVICT_OK;
+	r = evict_run(&srv->evictor, &srv->db, mem_used);
 
 	if (r == EVICT_RUNNING && srv->evict_timer < 0)
 		srv->evict_timer = event_add_timer(srv->el, 0,

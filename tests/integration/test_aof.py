@@ -530,6 +530,45 @@ def test_manifest_missing_or_garbled(data_dir: str) -> None:
         assert client(srv).get("last") == b"value"
 
 
+def test_nothing_expires_while_loading(data_dir: str) -> None:
+    """Times that passed while the server was down: the file replays as
+    it was written (nothing expires during the load, as in Redis), then
+    what expired is gone. A key given a TTL and later PERSISTed lives;
+    one INCRed after its SET ... PXAT does not come back without a TTL.
+    Both servers load the same files to the same data."""
+    tmc_testlib.require_tool(tmc_testlib.redis_server_path(), "redis-server")
+    past = "1000"
+    records = [
+        ("SELECT", "0"),
+        ("SET", "c", "0", "PXAT", past), ("INCR", "c"),
+        ("SET", "p", "v", "PXAT", past), ("PERSIST", "p"),
+        ("RPUSH", "q", "a"), ("PEXPIREAT", "q", past), ("RPUSH", "q", "b"),
+        ("SET", "g", "v"), ("GETEX", "g", "PXAT", past), ("APPEND", "g", "x"),
+        ("SET", "e", "v"), ("EXPIREAT", "e", "1"), ("PERSIST", "e"),
+        ("SET", "live", "1", "PXAT", str(FAR)),
+    ]
+    dumps = []
+    for name, start in (("ref", None), ("ours", start_ours)):
+        root = os.path.join(data_dir, name)
+        d = os.path.join(root, DIRNAME)
+        os.makedirs(d)
+        open(os.path.join(d, BASE), "wb").close()
+        with open(os.path.join(d, INCR), "wb") as f:
+            f.write(b"".join(resp(*rec) for rec in records))
+        with open(os.path.join(d, MANIFEST), "w") as f:
+            f.write("file %s seq 1 type b\nfile %s seq 1 type i\n"
+                    % (BASE, INCR))
+        srv = RedisServer(args=redis_aof_args(root)) if start is None \
+            else start(root)
+        with srv:
+            r = client(srv)
+            dumps.append(dump(r))
+            r.close()
+    same_data(dumps[0], dumps[1])
+    assert sorted(dumps[1]) == [b"e", b"live", b"p"]
+    assert dumps[1][b"p"] == ("string", b"v", -1)
+
+
 def test_history_files_removed_at_start(data_dir: str) -> None:
     """A crash between a rewrite's manifest swap and the removal of the
     files it replaced leaves them listed as history ("type h", as Redis
