@@ -562,11 +562,33 @@ event_busy_poll_stats(const event_loop *el, unsigned long long *hits,
  * number before. Returns the number of handler and timer calls, or -1 if
  * the backend failed (errno set).
  */
+/* Call the handlers of the n descriptors the backend reported; returns
+ * how many ran. Registrations made during this round are skipped (their
+ * events are stale). */
+static int
+event_dispatch(event_loop *el, int n)
+{
+	struct event_fd *fe;
+	int i, fd, mask, handled = 0;
+
+	el->round++;
+	for (i = 0; i < n; i++) {
+		fd = el->fired_fds[i];
+		fe = &el->fds[fd];
+		mask = el->fired_masks[i] & fe->mask;
+		if (mask == EV_NONE || fe->reg_round == el->round ||
+		    fe->proc == NULL)
+			continue;
+		fe->proc(el, fd, fe->data, mask);
+		handled++;
+	}
+	return handled;
+}
+
 int
 event_process(event_loop *el)
 {
-	struct event_fd *fe;
-	int n, i, fd, mask, handled = 0, timeout;
+	int n, timeout;
 
 	el->wait_limit_ms = -1;
 	if (el->before_sleep != NULL)
@@ -585,41 +607,17 @@ event_process(event_loop *el)
 	if (n < 0)
 		return -1;
 	el->hot = n > 0;
-	el->round++;
-
-	for (i = 0; i < n; i++) {
-		fd = el->fired_fds[i];
-		fe = &el->fds[fd];
-		mask = el->fired_masks[i] & fe->mask;
-		if (mask == EV_NONE || fe->reg_round == el->round ||
-		    fe->proc == NULL)
-			continue;
-		fe->proc(el, fd, fe->data, mask);
-		handled++;
-	}
-	return handled + event_run_timers(el);
+	n = event_dispatch(el, n);
+	return n + event_run_timers(el);
 }
 
 int
 event_process_files(event_loop *el)
 {
-	struct event_fd *fe;
-	int n, i, fd, mask;
+	int n = el->backend->poll(el->state, 0, el->fired_fds,
+	    el->fired_masks);
 
-	n = el->backend->poll(el->state, 0, el->fired_fds, el->fired_masks);
-	if (n < 0)
-		return -1;
-	el->round++;
-	for (i = 0; i < n; i++) {
-		fd = el->fired_fds[i];
-		fe = &el->fds[fd];
-		mask = el->fired_masks[i] & fe->mask;
-		if (mask == EV_NONE || fe->reg_round == el->round ||
-		    fe->proc == NULL)
-			continue;
-		fe->proc(el, fd, fe->data, mask);
-	}
-	return n;
+	return n < 0 ? -1 : event_dispatch(el, n);
 }
 
 /* Run rounds until event_stop(); 0, or -1 if the backend failed. The stop

@@ -76,7 +76,7 @@ int event_process(event_loop *el);
 
 /* One round of file events only, without waiting, without the
  * before-sleep hook and timers (serving clients while the server is
- * busy loading its data). Returns the events seen, or -1. */
+ * busy loading its data). Returns the handlers run, or -1. */
 int event_process_files(event_loop *el);
 
 /* Before blocking after a round that found work, poll without sleeping

@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 import time
-from typing import Any, List, Sequence, Tuple, Union
+from typing import Any, Callable, List, Sequence, Tuple, Union
 
 import pytest
 
@@ -95,6 +95,20 @@ def _talk(s: socket.socket, *cmds: Sequence[Arg]) -> List[Any]:
     return tmc_testlib.read_replies(s, len(cmds))[0]
 
 
+def _two_clients(srv: tmc_testlib._Process,
+                 script: Callable[[socket.socket, socket.socket],
+                                  List[Any]]) -> List[Any]:
+    """Run script(a, b) with two connections to srv; its replies."""
+    assert srv.unixsocket
+    a = tmc_testlib.connect(srv.unixsocket)
+    b = tmc_testlib.connect(srv.unixsocket)
+    try:
+        return script(a, b)
+    finally:
+        a.close()
+        b.close()
+
+
 # Each scenario: commands of the watcher before, of the other client in
 # between, and the watcher's transaction after.
 SCENARIOS: List[Tuple[str, List[Sequence[Arg]], List[Sequence[Arg]]]] = [
@@ -127,21 +141,12 @@ def test_watch_against_another_client(ref: tmc_testlib.RedisServer,
                                       between: List[Sequence[Arg]]) -> None:
     """WATCH, another client's commands, then MULTI ... EXEC: the same
     replies, and the same keyspace, on both servers."""
-    results = []
-    for srv in (ref, ours):
-        assert srv.unixsocket
-        a = tmc_testlib.connect(srv.unixsocket)
-        b = tmc_testlib.connect(srv.unixsocket)
-        try:
-            out = _talk(a, ("FLUSHALL",), *before, ("WATCH", "w")) if before \
-                else _talk(a, ("FLUSHALL",), ("WATCH", "w"))
-            out += _talk(b, *between)
-            out += _talk(a, ("MULTI",), ("SET", "w", "mine"), ("EXEC",))
-            out += _talk(a, ("GET", "w"), ("GET", "v"), ("DBSIZE",))
-        finally:
-            a.close()
-            b.close()
-        results.append(out)
+    def script(a: socket.socket, b: socket.socket) -> List[Any]:
+        out = _talk(a, ("FLUSHALL",), *before, ("WATCH", "w"))
+        out += _talk(b, *between)
+        out += _talk(a, ("MULTI",), ("SET", "w", "mine"), ("EXEC",))
+        return out + _talk(a, ("GET", "w"), ("GET", "v"), ("DBSIZE",))
+    results = [_two_clients(srv, script) for srv in (ref, ours)]
     assert results[1] == results[0], name
 
 
@@ -153,22 +158,13 @@ def test_exec_once_over_maxmemory(ref: tmc_testlib.RedisServer,
     """Queued under the limit, then another client sets maxmemory below
     the memory in use: an EXEC whose queue may add memory is discarded
     with EXECABORT and the OOM reason; one of reads runs."""
-    results = []
-    for srv in (ref, ours):
-        assert srv.unixsocket
-        a = tmc_testlib.connect(srv.unixsocket)
-        b = tmc_testlib.connect(srv.unixsocket)
-        try:
-            out = _talk(a, ("FLUSHALL",), ("SET", "k", "1"), ("MULTI",),
-                        queued)
-            out += _talk(b, ("CONFIG", "SET", "maxmemory", "1"))
-            out += _talk(a, ("EXEC",), ("EXEC",))
-            out += _talk(b, ("CONFIG", "SET", "maxmemory", "0"))
-            out += _talk(a, ("GET", "k"))
-        finally:
-            a.close()
-            b.close()
-        results.append(out)
+    def script(a: socket.socket, b: socket.socket) -> List[Any]:
+        out = _talk(a, ("FLUSHALL",), ("SET", "k", "1"), ("MULTI",), queued)
+        out += _talk(b, ("CONFIG", "SET", "maxmemory", "1"))
+        out += _talk(a, ("EXEC",), ("EXEC",))
+        out += _talk(b, ("CONFIG", "SET", "maxmemory", "0"))
+        return out + _talk(a, ("GET", "k"))
+    results = [_two_clients(srv, script) for srv in (ref, ours)]
     assert results[1] == results[0]
 
 
