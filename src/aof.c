@@ -1270,6 +1270,7 @@ aof_rewrite_kill(struct server *srv)
 	log_write(&srv->log, LL_NOTICE, "Killing running AOF rewrite child: "
 	    "%d", (int)a->child);
 	a->child = -1;
+	db_avoid_resize(&srv->db, 0);
 }
 
 /* Stop writing: the rest of the buffer is written and fsync'd. */
@@ -1515,6 +1516,9 @@ aof_rewrite_start(struct server *srv, char *err)
 	if (pid == 0)
 		aof_child(srv);
 	a->child = pid;
+	/* No table grows or shrinks while the child shares the pages (a
+	 * rehash would copy them all), as in Redis. */
+	db_avoid_resize(&srv->db, 1);
 	a->scheduled = 0;
 	a->rewrites++;
 	a->rewrite_start_ms = clock_mono_ms();
@@ -1621,6 +1625,7 @@ aof_rewrite_done(struct server *srv, int status)
 	if (!ok)
 		aof_unlink_temp(srv, a->child);
 	a->child = -1;
+	db_avoid_resize(&srv->db, 0);
 	a->last_rewrite_ms = clock_mono_ms() - a->rewrite_start_ms;
 	a->last_rewrite_ok = ok;
 	if (ok) {

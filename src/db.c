@@ -61,6 +61,13 @@ db_free(struct db *db)
 	db->keys = db->expires = NULL;
 }
 
+void
+db_avoid_resize(struct db *db, int on)
+{
+	dict_avoid_resize(db->keys, on);
+	dict_avoid_resize(db->expires, on);
+}
+
 /* The table that holds k (by whether it has an expire time). */
 static dict *
 db_table_of(const struct db *db, const dbkey *k)

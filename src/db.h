@@ -77,6 +77,10 @@ struct db {
 
 void db_init(struct db *db);
 
+/* While a forked child shares the memory (on): the tables neither grow
+ * (unless very full) nor shrink, so no rehash copies their pages. */
+void db_avoid_resize(struct db *db, int on);
+
 /* 1 if a key whose expire time is when has expired by db->now (always
  * 0 while loading): EXPIRE and GETEX with such a time delete it. */
 static inline int

@@ -49,6 +49,9 @@
 #define DICT_MIN_SIZE 4           /* smallest table, as in Redis */
 #define DICT_SHRINK_RATIO 8       /* shrink when used * 8 < size */
 #define DICT_IDLE SIZE_MAX        /* rehash_idx when not rehashing */
+#define DICT_FORCE_RESIZE_RATIO 5 /* with resizing avoided, grow anyway
+                                   * past this many entries a bucket
+                                   * (Redis: dict_force_resize_ratio) */
 #define DICT_MS_BATCH 100         /* buckets per dict_rehash in idle time */
 
 struct dict_entry {
@@ -399,7 +402,8 @@ dict_grow_if_needed(dict *d)
 		return;
 	if (d->t[0].size == 0)
 		dict_resize(d, DICT_MIN_SIZE);
-	else if (d->t[0].used >= d->t[0].size)
+	else if (d->t[0].used >= d->t[0].size && (!d->avoid_resize ||
+	    d->t[0].used / d->t[0].size > DICT_FORCE_RESIZE_RATIO))
 		dict_resize(d, d->t[0].used + 1);
 }
 
@@ -407,7 +411,8 @@ dict_grow_if_needed(dict *d)
 static void
 dict_shrink_if_needed(dict *d)
 {
-	if (dict_rehashing(d) || d->t[0].size <= DICT_MIN_SIZE)
+	if (dict_rehashing(d) || d->avoid_resize ||
+	    d->t[0].size <= DICT_MIN_SIZE)
 		return;
 	if (d->t[0].used < d->t[0].size / DICT_SHRINK_RATIO)
 		dict_resize(d, d->t[0].used);
@@ -472,6 +477,12 @@ dict_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void
+dict_avoid_resize(dict *d, int on)
+{
+	d->avoid_resize = on;
 }
 
 /*

@@ -40,6 +40,7 @@ struct dict {
 	size_t		  entry_bytes;    /* usable bytes of every entry */
 	uint64_t	  k0, k1;         /* hash key, fixed at creation */
 	dict_free_proc	 *on_free;        /* called on entries freed here */
+	int		  avoid_resize;   /* a forked child shares the memory */
 };
 
 /* Seed the hash function for every dict made afterwards (16 bytes). The
@@ -48,6 +49,10 @@ void dict_set_hash_seed(const uint8_t seed[16]);
 uint64_t dict_hash(const void *key, size_t len);
 
 dict *dict_create(dict_free_proc *on_free);
+/* While on, grow only past DICT_FORCE_RESIZE_RATIO entries a bucket and
+ * never shrink (a forked child shares the pages: a rehash would copy
+ * them all). */
+void dict_avoid_resize(dict *d, int on);
 void dict_free(dict *d);
 void dict_clear(dict *d);                 /* remove every entry */
 /* The number of entries. */

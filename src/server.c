@@ -318,7 +318,9 @@ server_cron(event_loop *el, long long id, void *data)
 			server_evict(srv);
 		}
 		client_cron(srv, now);
-		db_cron(&srv->db, 1);
+		/* No idle rehashing while a child shares the pages. */
+		if (srv->aof.child <= 0)
+			db_cron(&srv->db, 1);
 		aof_cron(srv);
 		if (srv->pending != NULL)
 			client_write_pending(srv);

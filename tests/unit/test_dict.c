@@ -900,6 +900,45 @@ test_sample(void)
 	free_keys(keys, N);
 }
 
+/*
+ * dict_avoid_resize (a rewrite child shares the pages): the table keeps
+ * its size until it holds more than 5 entries a bucket, and never
+ * shrinks; once off, the next change resizes it as usual.
+ */
+static void
+test_avoid_resize(void)
+{
+	enum { N = 4096 };
+	dict *d = dict_create(NULL);
+	char **keys = make_keys("a:", N);
+	size_t i, buckets;
+
+	for (i = 0; i < 64; i++)
+		dict_set(d, keys[i], strlen(keys[i]), "", 0);
+	dict_rehash_ms(d, 1000);
+	buckets = dict_buckets(d);
+	dict_avoid_resize(d, 1);
+	for (i = 64; i < buckets * 5; i++)
+		dict_set(d, keys[i], strlen(keys[i]), "", 0);
+	is_int((long long)dict_buckets(d), (long long)buckets,
+	    "no growth up to 5 entries a bucket (%zu keys)", i);
+	for (; i < buckets * 6 + 1; i++)
+		dict_set(d, keys[i], strlen(keys[i]), "", 0);
+	ok(dict_buckets(d) > buckets, "past 5 a bucket it grows anyway");
+	dict_rehash_ms(d, 1000);
+	buckets = dict_buckets(d);
+	for (i = 8; i < N && i < buckets * 6 + 1; i++)
+		dict_delete(d, keys[i], strlen(keys[i]));
+	is_int((long long)dict_buckets(d), (long long)buckets,
+	    "no shrink while avoided");
+	dict_avoid_resize(d, 0);
+	dict_delete(d, keys[0], strlen(keys[0]));
+	ok(dict_buckets(d) > 0 && dict_is_rehashing(d),
+	    "once allowed, the next delete starts the shrink");
+	dict_free(d);
+	free_keys(keys, N);
+}
+
 /* Run every dict test; the 1M-key measurement first. */
 int
 main(void)
@@ -911,5 +950,6 @@ main(void)
 	test_pacing();
 	test_foreach_stop();
 	test_sample();
+	test_avoid_resize();
 	return done_testing();
 }
