@@ -28,11 +28,15 @@ def project_version():
     return m.group(1)
 
 
+# The programs' own files (each has a main()), not part of the library.
+PROGRAMS = {"main.c", "check_aof.c"}
+
+
 def library_sources():
-    """src/*.c except main.c (and epoll only where it builds): relative to
-    this directory, as setuptools wants."""
+    """src/*.c except the programs' (and epoll only where it builds):
+    relative to this directory, as setuptools wants."""
     names = sorted(n for n in os.listdir(SRC)
-                   if n.endswith(".c") and n != "main.c")
+                   if n.endswith(".c") and n not in PROGRAMS)
     return [os.path.relpath(os.path.join(SRC, n), HERE) for n in names]
 
 
