@@ -1449,6 +1449,10 @@ aof_child(struct server *srv)
 
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
+	/* No log line from here: an embedder's sink may run code the child
+	 * must not (Python, inside a Python process). */
+	srv->log.sink = NULL;
+	srv->log.level = LL_NOTHING;
 	/* The listeners stay the parent's alone. */
 	for (i = 0; i < srv->ntcp; i++)
 		close(srv->tcp_fds[i]);

@@ -575,6 +575,7 @@ server_listen_tcp(struct server *srv, const char *bind, long long port,
 		if (fd == -1) {
 			if (optional)
 				continue;
+			srv->listen_errno = errno;
 			snprintf(err, SERVER_ERR_LEN, "%s", nerr);
 			goto fail;
 		}
@@ -744,6 +745,7 @@ server_create(const struct server_config *cfg, char *err)
 		srv->unix_fd = net_unix_listen(nerr, srv->cfg.unixsocket,
 		    (mode_t)srv->cfg.unixsocketperm, (int)srv->cfg.tcp_backlog);
 		if (srv->unix_fd == -1) {
+			srv->listen_errno = errno;
 			snprintf(err, SERVER_ERR_LEN, "%s", nerr);
 			goto fail;
 		}
@@ -772,7 +774,9 @@ server_create(const struct server_config *cfg, char *err)
 	return srv;
 
 fail:
+	i = srv->listen_errno;
 	server_free(srv);
+	errno = i;
 	return NULL;
 }
 

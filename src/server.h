@@ -23,7 +23,8 @@ struct server;
 /* Check cfg, open the listening sockets and set everything up. The
  * server keeps its own copy of cfg. NULL on failure with the reason in
  * err (SERVER_ERR_LEN), e.g. the port is taken or an option is out of
- * range. */
+ * range; errno is then the system error a listener got (EADDRINUSE for
+ * a taken port), or 0. */
 struct server *server_create(const struct server_config *cfg, char *err);
 
 /* Serve until server_stop() or SHUTDOWN. Logs a "ready" line first.

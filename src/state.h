@@ -46,6 +46,7 @@ typedef void server_propagate_proc(void *arg, int argc,
     const struct resp_arg *argv);
 
 struct server {
+	int listen_errno;                /* why a listener failed (errno) */
 	struct server_config cfg;        /* owned copy; CONFIG SET edits it */
 	struct log log;                  /* where log lines go */
 

@@ -52,6 +52,7 @@ struct native_server {
 	PyObject *exc_type;            /* an exception raised by a Python */
 	PyObject *exc_value;           /* signal handler during run(), to */
 	PyObject *exc_tb;              /* re-raise when run() returns */
+	PyObject *logger;              /* logging.getLogger("tiny_mp_cache") */
 };
 
 static PyTypeObject native_server_type;
@@ -59,6 +60,56 @@ static PyTypeObject native_server_type;
 /* The exception types of the module (see __init__.py for the public
  * names): set up once in PyInit__native. */
 static PyObject *native_protocol_error;
+
+/*
+ * The embedded server's log lines go to Python's logging, logger
+ * "tiny_mp_cache" (any thread: the GIL is taken for the call): debug and
+ * verbose as DEBUG, notice as INFO, warning as WARNING, except the ready
+ * line, which is INFO (the server logs it at warning level so that a
+ * command line with --loglevel warning still shows it). While Python
+ * shuts down, lines go to standard error instead. Python code runs
+ * here, so a signal handler may raise in it (KeyboardInterrupt, the
+ * SIGTERM handler serve() installs): that exception is kept and the
+ * server stopped, as the tick does; a failing logging handler is
+ * reported and the server goes on.
+ */
+static void
+native_log_sink(void *arg, enum log_level level, const char *msg)
+{
+	static const char ready[] = "Ready to accept connections";
+	struct native_server *self = arg;
+	PyObject *type, *value, *tb, *r;
+	PyGILState_STATE gil;
+	int pylevel = level <= LL_VERBOSE ? 10 : level == LL_NOTICE ? 20 : 30;
+
+	if (strncmp(msg, ready, sizeof(ready) - 1) == 0)
+		pylevel = 20;
+#if PY_VERSION_HEX >= 0x030D0000
+	if (Py_IsFinalizing()) {
+#else
+	if (_Py_IsFinalizing()) {
+#endif
+		fprintf(stderr, "tiny_mp_cache: %s\n", msg);
+		return;
+	}
+	gil = PyGILState_Ensure();
+	PyErr_Fetch(&type, &value, &tb);
+	r = PyObject_CallMethod(self->logger, "log", "is", pylevel, msg);
+	if (r == NULL) {
+		if (PyErr_ExceptionMatches(PyExc_Exception))
+			PyErr_WriteUnraisable(self->logger);
+		else if (self->exc_type == NULL) {
+			PyErr_Fetch(&self->exc_type, &self->exc_value,
+			    &self->exc_tb);
+			if (self->srv != NULL)
+				server_stop(self->srv);
+		} else
+			PyErr_Clear();
+	}
+	Py_XDECREF(r);
+	PyErr_Restore(type, value, tb);
+	PyGILState_Release(gil);
+}
 
 /*
  * The server's tick, on the thread inside run() about every
@@ -202,6 +253,8 @@ native_server_setting(struct server_config *cfg, PyObject *key,
 	return 0;
 }
 
+static void native_server_release(struct native_server *self);
+
 /* Server(port=5002, *, host=..., **settings): check the options and bind. */
 static int
 native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
@@ -214,7 +267,7 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 	struct server *srv;
 	Py_ssize_t pos = 0;
 	long port = SERVER_PORT_DEFAULT;
-	int rc = -1;
+	int rc = -1, saved_errno;
 
 	if (self->srv != NULL || self->ran) {
 		PyErr_SetString(PyExc_RuntimeError,
@@ -282,6 +335,20 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 		    "port=-1 needs a unixsocket: nothing to listen on");
 		goto out;
 	}
+	if (cfg.logfile == NULL) {
+		PyObject *logging = PyImport_ImportModule("logging");
+
+		if (logging == NULL)
+			goto out;
+		Py_CLEAR(self->logger);
+		self->logger = PyObject_CallMethod(logging, "getLogger", "s",
+		    "tiny_mp_cache");
+		Py_DECREF(logging);
+		if (self->logger == NULL)
+			goto out;
+		cfg.log_sink = native_log_sink;
+		cfg.log_sink_arg = self;
+	}
 	cfg.tick = native_server_tick;
 	cfg.tick_arg = self;
 	cfg.tick_ms = NATIVE_TICK_MS;
@@ -289,12 +356,30 @@ native_server_init(PyObject *obj, PyObject *args, PyObject *kwds)
 	/* Binding may resolve a host name: let other threads run. */
 	Py_BEGIN_ALLOW_THREADS
 	srv = server_create(&cfg, err);
+	saved_errno = errno;
 	Py_END_ALLOW_THREADS
 	if (srv == NULL) {
-		PyErr_SetString(PyExc_OSError, err);
+		/* OSError(errno, message) when a listener failed: e.errno
+		 * is EADDRINUSE for a taken port. */
+		PyObject *exc_args = saved_errno != 0 ?
+		    Py_BuildValue("(is)", saved_errno, err) : NULL;
+
+		if (exc_args != NULL) {
+			PyErr_SetObject(PyExc_OSError, exc_args);
+			Py_DECREF(exc_args);
+		} else if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_OSError, err);
 		goto out;
 	}
 	self->srv = srv;
+	/* A signal handler raised while the log sink ran (during a long
+	 * load, say): close and raise it here. */
+	if (self->exc_type != NULL) {
+		native_server_release(self);
+		PyErr_Restore(self->exc_type, self->exc_value, self->exc_tb);
+		self->exc_type = self->exc_value = self->exc_tb = NULL;
+		goto out;
+	}
 	rc = 0;
 out:
 	server_config_free(&cfg);
@@ -321,6 +406,7 @@ native_server_dealloc(PyObject *obj)
 	struct native_server *self = (struct native_server *)obj;
 
 	native_server_release(self);
+	Py_CLEAR(self->logger);
 	Py_CLEAR(self->exc_type);
 	Py_CLEAR(self->exc_value);
 	Py_CLEAR(self->exc_tb);

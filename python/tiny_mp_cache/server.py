@@ -15,6 +15,11 @@ Signals while serve() runs in the main thread:
   you installed your own SIGTERM handler, serve() leaves it alone: when
   it raises, serve() closes the server and lets the exception through.
 
+In a :mod:`multiprocessing` child (``Process(target=serve)``), serve()
+stops the server and returns when the parent process dies, however it
+dies (SIGKILL included), so no orphan server keeps the port and its old
+data, as spawn()'s child does.
+
 In another thread no handler is touched: stop the server with
 ``Server.stop()``, which is safe from any thread. ``serve(...,
 ready=callback)`` hands the :class:`Server` to ``callback`` once it is
@@ -24,6 +29,8 @@ listening, e.g. to keep it for a later ``stop()``.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import multiprocessing.connection
 import os
 import select
 import signal
@@ -80,11 +87,28 @@ def _die_by_sigterm() -> None:
     os._exit(128 + signal.SIGTERM)
 
 
+def _stop_with_parent(srv: Server) -> None:
+    """In a multiprocessing child, stop srv when the parent process dies
+    (even by SIGKILL): its sentinel becomes readable then. Elsewhere,
+    nothing."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        srv.stop()
+    threading.Thread(target=watch, name="tmc-parent-watch",
+                     daemon=True).start()
+
+
 def _serve(make: Callable[[], Server], ready: Optional[ReadyCallback]) -> None:
     restore = _install_sigterm()
     terminated = False
     try:
         with make() as srv:
+            _stop_with_parent(srv)
             if ready is not None:
                 ready(srv)
             srv.run()
@@ -346,7 +370,11 @@ def _spawn_child() -> None:
             raise
         kind = next((name for name, cls in _CHILD_ERRORS.items()
                      if isinstance(e, cls)), "RuntimeError")
-        report.write(f"!{kind}\t" + str(e).replace("\n", " ") + "\n")
+        text = str(e)
+        if isinstance(e, OSError) and e.errno is not None:
+            kind += f":{e.errno}"           # OSError(errno, message) again
+            text = str(e.strerror)
+        report.write(f"!{kind}\t" + text.replace("\n", " ") + "\n")
         report.close()
         sys.exit(1)
 
@@ -394,6 +422,9 @@ class SpawnedServer:
         if line.startswith("!"):
             self.stop()
             kind, _, msg = line[1:].partition("\t")
+            kind, _, errno = kind.partition(":")
+            if errno:
+                raise OSError(int(errno), msg)
             raise _CHILD_ERRORS.get(kind, RuntimeError)(msg)
         bound = int(line)
         self.port = bound if bound >= 0 else None

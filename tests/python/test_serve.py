@@ -3,7 +3,9 @@
 # SIGTERM/SIGINT shutdown, stopping from a thread, Unix socket files,
 # readiness, and redis-cli against serve().
 
+import errno
 import inspect
+import logging
 import os
 import queue
 import signal
@@ -55,21 +57,25 @@ def test_taken_port_server(taken_port):
         Server(taken_port, loglevel="nothing")
     assert time.monotonic() - t0 < 2
     assert str(taken_port) in str(ei.value) or "in use" in str(ei.value)
+    assert ei.value.errno == errno.EADDRINUSE
 
 
 def test_taken_port_serve(taken_port):
     t0 = time.monotonic()
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as ei:
         serve(taken_port, loglevel="nothing")
     assert time.monotonic() - t0 < 2
+    assert ei.value.errno == errno.EADDRINUSE
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def test_taken_port_spawn(taken_port):
     t0 = time.monotonic()
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as ei:
         spawn(port=taken_port, loglevel="nothing")
     assert time.monotonic() - t0 < 15
+    assert ei.value.errno == errno.EADDRINUSE
+    assert str(taken_port) in str(ei.value) or "in use" in str(ei.value)
 
 
 def test_taken_port_process(taken_port, backend):
@@ -189,6 +195,84 @@ print(p.exitcode, flush=True)
     assert child.proc.returncode == 0, err
     assert out.split() == [str(-signal.SIGTERM).encode()]
     assert port_is_free(port)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_multiprocessing_child_outlives_no_parent(method):
+    # serve() in an mp.Process whose parent is SIGKILLed: the child stops
+    # its server (the port comes free) instead of living on as an orphan.
+    port = free_port()
+    code = """
+import multiprocessing as mp, os, sys, time
+from tiny_mp_cache import serve, TinyCache
+if __name__ == "__main__":
+    mp.set_start_method(sys.argv[2], force=True)
+    port = int(sys.argv[1])
+    p = mp.Process(target=serve, args=(port,), kwargs={"loglevel": "warning"})
+    p.start()
+    c = TinyCache(f"127.0.0.1:{port}", connect_timeout=30)
+    c.set("foo", b"bar")
+    print(p.pid, flush=True)
+    time.sleep(60)
+"""
+    with python_child(code, port, method) as parent:
+        line = parent.proc.stdout.readline()
+        child_pid = int(line)
+        assert not port_is_free(port)
+        parent.proc.kill()
+        parent.proc.wait(10)
+        wait_for(lambda: port_is_free(port) and not pid_alive(child_pid),
+                 15, "the orphaned child to stop its server")
+
+
+def test_embedded_logs_go_to_logging(capfd):
+    # The embedded server's lines reach logging's "tiny_mp_cache" logger
+    # (the ready line as INFO), not the process's standard error.
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    logger = logging.getLogger("tiny_mp_cache")
+    handler = Keep(level=logging.DEBUG)
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        srv = Server(0, loglevel="notice")
+        t = threading.Thread(target=srv.run)
+        t.start()
+        with TinyCache(f"127.0.0.1:{srv.port}", connect_timeout=10) as c:
+            assert c.ping()
+        srv.stop()
+        t.join(30)
+        srv.close()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    ready = [r for r in records
+             if r.getMessage().startswith("Ready to accept connections")]
+    assert len(ready) == 1 and ready[0].levelno == logging.INFO
+    assert any(r.getMessage().startswith("Shutting down") for r in records)
+    assert "Ready to accept" not in capfd.readouterr().err
+
+
+def test_spawn_is_quiet(short_tmp):
+    # spawn()'s child logs nothing on the shared standard error by
+    # default (its lines go to logging, where only warnings show).
+    code = """
+from tiny_mp_cache import spawn, TinyCache
+with spawn() as srv:
+    with TinyCache(srv.address) as c:
+        assert c.ping()
+print("done", flush=True)
+"""
+    with python_child(code) as child:
+        out, err = child.proc.communicate(timeout=60)
+    assert child.proc.returncode == 0, err
+    assert out == b"done\n"
+    assert err == b"", err
 
 
 # ---- serve() in a thread, Server ----
