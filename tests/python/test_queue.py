@@ -737,6 +737,11 @@ def test_reliable_get_timeout_and_connection_loss(addr, cache):
         theirs[0]._sock.shutdown(socket.SHUT_RDWR)
         t.join(10)
         assert "not lost" in got["error"]
+        # Until the server has seen that connection close, its BLMOVE
+        # still waits there and would take the next item (into the old
+        # processing list, where recover() finds it): let it go first.
+        wait_for(lambda: blocked_clients(cache) == 0, 10,
+                 "the server to drop the broken waiter")
         # This process gave up its consumer id: the heartbeat is no longer
         # renewed, so recover() hands back what the old list holds (as if
         # the failed BLMOVE had moved an item there) once it expires.
