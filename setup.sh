@@ -9,6 +9,7 @@ cd "$(dirname "$0")"
 
 PACKAGES="build-essential autoconf automake libtool pkg-config libhiredis-dev
 python3 python3-dev python3-pytest python3-redis python3-hiredis
+python3-pip python3-setuptools python3-wheel python3-build python3-venv
 redis-server redis-tools valgrind"
 
 deps_only=no

@@ -1,9 +1,19 @@
 # SPDX-License-Identifier: MIT
 # Build the tiny_mp_cache extension with pip/setuptools, from the same C
-# sources Autotools builds (../src, all but main.c). Autotools writes
-# config.h with configure; here a small config.h is written from the same
-# platform checks (keep them in step with configure.ac's "Platform"
-# section).
+# sources Autotools builds (src/*.c but the programs' own files).
+#
+# Two layouts, found by what sits next to this file:
+# - the repository: python/ beside ../src and ../configure.ac (whose
+#   AC_INIT holds the version, its one source); python/LICENSE is a
+#   symbolic link to ../LICENSE;
+# - an sdist, which is this directory alone: `setup.py sdist` (or
+#   `python3 -m build`) packs copies of those C sources into csrc/, the
+#   version into VERSION and the licence into LICENSE (see Sdist below),
+#   so the sdist builds anywhere and carries the version it was made at.
+#
+# Autotools writes config.h with configure; here a small config.h is
+# written from the same platform checks (keep them in step with
+# configure.ac's "Platform" section).
 
 import os
 import re
@@ -13,14 +23,55 @@ import tempfile
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.sdist import sdist
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
-SRC = os.path.join(TOP, "src")
+
+# The programs' own files (each has a main()), not part of the library.
+PROGRAMS = {"main.c", "check_aof.c"}
+
+# The sdist's copies of the repository's files (relative to this file).
+SDIST_SRC = "csrc"
+SDIST_VERSION = "VERSION"
+SDIST_LICENSE = "LICENSE"
 
 
-def project_version():
-    """The version in configure.ac's AC_INIT (the one source of it)."""
+def in_repository():
+    """True when this directory is the repository's python/ (the C
+    sources and configure.ac are next to it), False in an sdist."""
+    return (os.path.isfile(os.path.join(TOP, "configure.ac")) and
+            os.path.isdir(os.path.join(TOP, "src")))
+
+
+def sdist_layout():
+    """True when this directory is an unpacked sdist (csrc/, VERSION)."""
+    return (os.path.isdir(os.path.join(HERE, SDIST_SRC)) and
+            os.path.isfile(os.path.join(HERE, SDIST_VERSION)))
+
+
+def layout():
+    """'sdist' or 'repository' (an sdist's own copies win), or exit with
+    what to do when neither is there."""
+    if sdist_layout():
+        return "sdist"
+    if in_repository():
+        return "repository"
+    sys.exit("setup.py: the C sources are missing: build from the "
+             "repository (pip install ./python, which compiles ../src) or "
+             "from an sdist made there (python3 -m build --sdist python), "
+             "which carries them; a copy of python/ alone has none.")
+
+
+def c_source_dir():
+    """The directory of the C sources, absolute."""
+    if layout() == "sdist":
+        return os.path.join(HERE, SDIST_SRC)
+    return os.path.join(TOP, "src")
+
+
+def repository_version():
+    """The version in ../configure.ac's AC_INIT (the one source of it)."""
     with open(os.path.join(TOP, "configure.ac"), encoding="utf-8") as f:
         m = re.search(r"AC_INIT\(\[[^]]*\],\s*\[([^]]+)\]", f.read())
     if not m:
@@ -28,16 +79,28 @@ def project_version():
     return m.group(1)
 
 
-# The programs' own files (each has a main()), not part of the library.
-PROGRAMS = {"main.c", "check_aof.c"}
+def project_version():
+    """The version: configure.ac's in the repository, VERSION's in an
+    sdist (written there from configure.ac when the sdist was made)."""
+    if layout() == "sdist":
+        with open(os.path.join(HERE, SDIST_VERSION), encoding="utf-8") as f:
+            return f.read().strip()
+    return repository_version()
+
+
+def library_c_files(src):
+    """The names of the C files the extension compiles from src: all
+    but the programs'."""
+    return sorted(n for n in os.listdir(src)
+                  if n.endswith(".c") and n not in PROGRAMS)
 
 
 def library_sources():
-    """src/*.c except the programs' (and epoll only where it builds):
-    relative to this directory, as setuptools wants."""
-    names = sorted(n for n in os.listdir(SRC)
-                   if n.endswith(".c") and n not in PROGRAMS)
-    return [os.path.relpath(os.path.join(SRC, n), HERE) for n in names]
+    """The library's C files, relative to this directory, as setuptools
+    wants (event_epoll.c is dropped later where epoll does not build)."""
+    src = c_source_dir()
+    return [os.path.relpath(os.path.join(src, n), HERE)
+            for n in library_c_files(src)]
 
 
 # name -> C program that must compile and link for it to be defined.
@@ -61,7 +124,13 @@ PROBES = {
 
 
 class BuildExt(build_ext):
-    """build_ext that writes config.h first."""
+    """build_ext that writes config.h first and compiles the ~40 C files
+    in parallel (one job per CPU) unless told otherwise (-j)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
 
     def probe(self, tmp, name, code):
         src = os.path.join(tmp, name.lower() + ".c")
@@ -109,13 +178,44 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+class Sdist(sdist):
+    """sdist that makes this directory stand alone: it packs the library's
+    C sources and headers (csrc/) and the version (VERSION), which the
+    build reads from ../ in the repository, and the licence (LICENSE),
+    and never a path outside the tree."""
+
+    def make_release_tree(self, base_dir, files):
+        # setuptools lists the extension's ../src sources (in an sdist,
+        # its csrc/ sources) and LICENSE: all go in as fresh copies
+        # below, made after the tree's hard links.
+        ours = (SDIST_SRC + os.sep, SDIST_VERSION, SDIST_LICENSE)
+        files = [f for f in files
+                 if not f.startswith(os.pardir + os.sep) and
+                 not f.startswith(ours)]
+        super().make_release_tree(base_dir, files)
+        src = c_source_dir()
+        dst = os.path.join(base_dir, SDIST_SRC)
+        os.makedirs(dst, exist_ok=True)
+        names = library_c_files(src) + sorted(
+            n for n in os.listdir(src) if n.endswith(".h"))
+        for name in names:
+            shutil.copyfile(os.path.join(src, name), os.path.join(dst, name))
+        # In the repository LICENSE is a symbolic link to ../LICENSE,
+        # which the tree would keep as such: a copy of the file instead.
+        shutil.copyfile(os.path.join(HERE, SDIST_LICENSE),
+                        os.path.join(base_dir, SDIST_LICENSE))
+        with open(os.path.join(base_dir, SDIST_VERSION), "w",
+                  encoding="utf-8") as f:
+            f.write(project_version() + "\n")
+
+
 setup(
     version=project_version(),
     ext_modules=[Extension(
         "tiny_mp_cache._native",
         sources=["tiny_mp_cache/_native.c"] + library_sources(),
-        include_dirs=[os.path.relpath(SRC, HERE)],
+        include_dirs=[os.path.relpath(c_source_dir(), HERE)],
         extra_compile_args=["-std=c11"],
     )],
-    cmdclass={"build_ext": BuildExt},
+    cmdclass={"build_ext": BuildExt, "sdist": Sdist},
 )

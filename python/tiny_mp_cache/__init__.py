@@ -8,6 +8,8 @@
         cache = TinyCache(srv.address) # "host:port", "unix:///path"
         cache.set("k", b"v"); cache.get("k"); cache.pop("k")
         cache.set("k", b"v", ttl=60)   # expires in 60 s; cache.ttl("k")
+        cache["k"] = b"v"; "k" in cache; len(cache); del cache["k"]
+        TinyCache(srv.address, serializer="json").set("cfg", {"n": 1})
         jobs = Queue(srv.address, "jobs")  # a queue.Queue shared by processes
         jobs.put(b"job"); jobs.get()   # get waits for an item (no polling)
 
@@ -21,14 +23,22 @@ TinyCache works against a real Redis too.
 
 from ._native import SERVER_VERSION as __version__
 from .client import (AuthenticationError, ProtocolError, ReplyError,
-                     TinyCache, TinyCacheConnectionError, TinyCacheError,
-                     TinyCacheTimeoutError)
+                     Serializer, TinyCache, TinyCacheConnectionError,
+                     TinyCacheError, TinyCacheTimeoutError)
 from .queue import Queue
+from .recipes import (Lock, LockError, LockNotAcquiredError,
+                      LockNotOwnedError, memoize)
 from .server import Server, SpawnedServer, serve, serve_unix, spawn
 
 __all__ = [
     "TinyCache",
+    "Serializer",
     "Queue",
+    "Lock",
+    "LockError",
+    "LockNotAcquiredError",
+    "LockNotOwnedError",
+    "memoize",
     "serve",
     "serve_unix",
     "spawn",

@@ -7,14 +7,20 @@ Redis or Valkey server alike.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import pickle
+import re
 import select
 import socket
 import struct
 import time
 from decimal import Decimal
-from typing import (Any, Iterable, Iterator, List, Mapping, NoReturn,
-                    Optional, Tuple, Union, cast)
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
+                    List, Mapping, NoReturn, Optional, Protocol, Tuple,
+                    TypeVar, Union, cast, runtime_checkable)
+from urllib.parse import parse_qsl, unquote
 
 from ._native import CMD_DECODE as _DECODE
 from ._native import CMD_IDLE_CHECK as _IDLE_CHECK
@@ -25,8 +31,14 @@ from ._native import ConnectionForked as _Forked
 from ._native import ConnectionStale as _Stale
 from ._native import ProtocolError as _NativeProtocolError
 
+if TYPE_CHECKING:
+    from .recipes import Lock
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 __all__ = [
     "TinyCache",
+    "Serializer",
     "TinyCacheError",
     "ReplyError",
     "AuthenticationError",
@@ -113,36 +125,153 @@ _NO_RETRY = _ONCE | _IDLE_CHECK
 def parse_address(addr: Address) -> Tuple[int, Any, str]:
     """Split an address into (socket family, sockaddr, display form).
 
-    Accepted: ``"host:port"``, ``"tcp://host:port"``, ``"[::1]:port"``,
-    ``"unix:///path/to.sock"``, a path starting with ``/``, or a
-    ``(host, port)`` tuple. Raises :class:`ValueError` for anything else
+    Accepted: ``"host:port"``, ``"[::1]:port"``, a path starting with
+    ``/``, a ``(host, port)`` tuple, and the URLs redis-py takes:
+    ``"redis://[[username]:password@]host[:port][/0]"`` (the port
+    defaults to Redis's 6379, the host to localhost),
+    ``"tcp://host:port[/0]"``, ``"unix://[[username]:password@]/path?db=0"``
+    (credentials and the database are checked, not returned here: see
+    :meth:`TinyCache.from_url`). Raises :class:`ValueError` for anything
+    else (e.g. ``rediss://``, which is TLS, or a database other than 0)
     and :class:`TypeError` for a non-str, non-tuple address.
     """
+    family, sockaddr, display, _ = _parse_address(addr)
+    return family, sockaddr, display
+
+
+# A URL's scheme, as RFC 3986 spells one.
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+# The port of a redis:// URL that gives none (the Redis URL scheme's).
+_REDIS_URL_PORT = 6379
+
+# What a URL's query may set (as redis-py's URLs do).
+_URL_OPTIONS = ("db", "password", "username")
+
+
+def _parse_address(addr: Address) -> Tuple[int, Any, str, Dict[str, str]]:
+    """parse_address(), and the username and password a URL gives (keys
+    "username", "password"; absent when it gives none)."""
+    no_auth: Dict[str, str] = {}
     if isinstance(addr, tuple):
         if len(addr) != 2:
             raise ValueError(f"address tuple must be (host, port), not {addr!r}")
-        return _tcp(str(addr[0]), addr[1], addr)
+        return _tcp(str(addr[0]), addr[1], addr) + (no_auth,)
     if not isinstance(addr, str):
         raise TypeError(
             f"address must be a str like '127.0.0.1:5002', not {type(addr).__name__}")
-    if addr.startswith("unix://"):
-        path = addr[len("unix://"):]
-        if not path:
-            raise ValueError(f"no socket path in address {addr!r}")
-        return socket.AF_UNIX, path, f"unix://{path}"
-    if addr.startswith("/"):
-        return socket.AF_UNIX, addr, f"unix://{addr}"
-    rest = addr[len("tcp://"):] if addr.startswith("tcp://") else addr
-    if rest.startswith("["):
-        host, sep, portstr = rest[1:].partition("]:")
-        if not sep:
+    m = _SCHEME.match(addr)
+    if m is None:
+        if addr.startswith("/"):
+            return socket.AF_UNIX, addr, f"unix://{addr}", no_auth
+        return _host_port(addr, addr, None) + (no_auth,)
+    scheme = m.group(1).lower()
+    if scheme not in ("unix", "redis", "tcp"):
+        shown = _redacted(addr)
+        if scheme in ("rediss", "valkeys"):
+            raise ValueError(
+                f"{scheme}:// (Redis over TLS) in address {shown!r} is not "
+                "supported: TinyCache connects over plain TCP (redis://, "
+                "tcp://) or a Unix socket (unix://)")
+        raise ValueError(
+            f"unsupported scheme {scheme}:// in address {shown!r}: use "
+            "redis://host:port, tcp://host:port or unix:///path")
+    return _parse_url(addr, scheme, addr[m.end():])
+
+
+def _parse_url(addr: str, scheme: str,
+               rest: str) -> Tuple[int, Any, str, Dict[str, str]]:
+    """A redis://, tcp:// or unix:// URL (rest: what follows "scheme://"),
+    checked: database 0 only, no options but db, username and password."""
+    shown = _redacted(addr)
+    rest, _, fragment = rest.partition("#")
+    if fragment:
+        raise ValueError(f"unexpected '#{fragment}' in address {shown!r}")
+    rest, has_query, query = rest.partition("?")
+    options: Dict[str, str] = {}
+    if has_query:
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if name not in _URL_OPTIONS:
+                raise ValueError(
+                    f"unsupported option {name!r} in address {shown!r}: a "
+                    "URL may give only db, username and password; pass "
+                    "the others to TinyCache as keywords (timeout=, "
+                    "connect_timeout=)")
+            if name in options:
+                raise ValueError(f"{name} given twice in address {shown!r}")
+            options[name] = value
+    # Credentials: "user:password@" or ":password@" before the host (for
+    # unix://, before the path: "unix://:password@/path").
+    slash = rest.find("/")
+    netloc, path = (rest, "") if slash < 0 else (rest[:slash], rest[slash:])
+    userinfo, at, where = netloc.rpartition("@")
+    auth: Dict[str, str] = {}
+    if at:
+        user, colon, password = userinfo.partition(":")
+        if user:
+            auth["username"] = unquote(user)
+        if colon:
+            auth["password"] = unquote(password)
+    for name in ("username", "password"):
+        if name in options:
+            if name in auth:
+                raise ValueError(f"{name} given twice in address {shown!r}")
+            auth[name] = options.pop(name)
+    if scheme == "unix":
+        _check_db(options.get("db"), shown)
+        where += path
+        if not where:
+            raise ValueError(f"no socket path in address {shown!r}")
+        return socket.AF_UNIX, where, f"unix://{where}", auth
+    _check_db(options.get("db"), shown)
+    if path not in ("", "/"):
+        _check_db(path[1:], shown)
+    if scheme == "tcp":
+        return _host_port(where, shown, None) + (auth,)
+    return _host_port(where or "localhost", shown, _REDIS_URL_PORT) + (auth,)
+
+
+def _check_db(db: Optional[str], shown: str) -> None:
+    """Raise ValueError unless a URL's database (None: not given) is 0,
+    the only one tiny-mp-cache has."""
+    if db is None or db == "0":
+        return
+    try:
+        number = int(db)
+    except ValueError:
+        raise ValueError(f"bad database {db!r} in address {shown!r}: "
+                         "expected 0") from None
+    if number != 0:
+        raise ValueError(
+            f"database {db} in address {shown!r} is not supported: "
+            "tiny-mp-cache has only database 0 (give 0, or leave it out)")
+
+
+def _redacted(addr: str) -> str:
+    """A URL as an error message may show it: its password as ***."""
+    return re.sub(r"(://[^/@]*?:)[^/@]*@", r"\1***@",
+                  re.sub(r"([?&]password=)[^&#]*", r"\1***", addr))
+
+
+def _host_port(hostport: str, addr: object,
+               default_port: Optional[int]) -> Tuple[int, Any, str]:
+    """"host:port" or "[ipv6]:port" (just "host" when default_port is
+    given) as parse_address() returns it."""
+    if hostport.startswith("["):
+        host, sep, portstr = hostport[1:].partition("]")
+        if sep and not portstr and default_port is not None:
+            return _tcp(host, default_port, addr)
+        if not sep or not portstr.startswith(":"):
             raise ValueError(f"bad address {addr!r}: expected '[ipv6]:port'")
+        portstr = portstr[1:]
     else:
-        host, sep, portstr = rest.rpartition(":")
+        host, sep, portstr = hostport.rpartition(":")
+        if not sep and default_port is not None and hostport:
+            return _tcp(hostport, default_port, addr)
         if not sep or not host:
             raise ValueError(
-                f"bad address {addr!r}: expected 'host:port', 'tcp://host:port' "
-                "or 'unix:///path'")
+                f"bad address {addr!r}: expected 'host:port', 'tcp://host:port', "
+                "'redis://host:port' or 'unix:///path'")
     return _tcp(host, portstr, addr)
 
 
@@ -157,12 +286,180 @@ def _tcp(host: str, port: object, addr: object) -> Tuple[int, Any, str]:
     return socket.AF_INET, (host, portnum), display
 
 
+# ---- Serializers: values beyond bytes ----
+
+@runtime_checkable
+class Serializer(Protocol):
+    """What ``TinyCache(serializer=...)`` takes besides a built-in's name:
+    any object with these two methods (a class or an instance).
+
+    ``dumps(obj)`` turns a value into the bytes stored on the server
+    (``bytes``, ``bytearray`` or ``memoryview``; anything else is a
+    :class:`TypeError`), ``loads(data)`` turns the bytes read back into
+    a value. ``loads(dumps(obj))`` should equal ``obj``. Either may raise
+    for a value it cannot handle; the exception reaches the caller as it
+    is. A TinyCache pickles its serializer with itself (to pass it to
+    other processes): give an object that pickles (a module-level class
+    or instance, not a lambda).
+    """
+
+    def dumps(self, obj: Any) -> bytes:
+        """The bytes to store for obj."""
+        ...
+
+    def loads(self, data: bytes) -> Any:
+        """The value the stored bytes data stand for."""
+        ...
+
+
+class _Builtin:
+    """A built-in serializer: named, and pickled as its name."""
+
+    name = ""
+    dumps: Callable[[Any], bytes]
+    loads: Callable[[bytes], Any]
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_builtin_serializer, (self.name,))
+
+    def __repr__(self) -> str:
+        return f"<tiny_mp_cache serializer {self.name!r}>"
+
+
+def _str_dumps(obj: object) -> bytes:
+    """serializer="str": a str as UTF-8."""
+    if not isinstance(obj, str):
+        raise TypeError(
+            f"serializer='str' stores str values, not {type(obj).__name__}: "
+            "pass serializer='json' or 'pickle' to TinyCache for other types")
+    return obj.encode()
+
+
+def _json_dumps(obj: object) -> bytes:
+    """serializer="json": compact JSON, as UTF-8."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+_JSON_DECODER = json.JSONDecoder()
+
+
+def _json_loads(data: bytes) -> Any:
+    """serializer="json": a value from UTF-8 JSON (half the time of
+    json.loads(data), which first guesses the bytes' encoding)."""
+    return _JSON_DECODER.decode(data.decode())
+
+
+class _PickleSerializer(_Builtin):
+    """pickle, protocol 5 (every Python from 3.8 reads it)."""
+
+    name = "pickle"
+    dumps = functools.partial(pickle.dumps, protocol=5)
+    loads = staticmethod(pickle.loads)
+
+
+class _JsonSerializer(_Builtin):
+    """JSON as UTF-8: what json.dumps takes (tuples come back as lists,
+    dict keys as str)."""
+
+    name = "json"
+    dumps = staticmethod(_json_dumps)
+    loads = staticmethod(_json_loads)
+
+
+class _StrSerializer(_Builtin):
+    """str values as UTF-8; values read back are decoded strictly."""
+
+    name = "str"
+    dumps = staticmethod(_str_dumps)
+    loads = staticmethod(bytes.decode)
+
+
+_BUILTINS: Dict[str, _Builtin] = {
+    s.name: s for s in (_PickleSerializer(), _JsonSerializer(), _StrSerializer())}
+
+
+def _builtin_serializer(name: str) -> _Builtin:
+    """The built-in serializer called name (how one unpickles)."""
+    return _BUILTINS[name]
+
+
+_Codec = Tuple[Optional[Any], Optional[Callable[[Any], Value]],
+               Optional[Callable[[bytes], Any]]]
+
+
+def _codec(serializer: object) -> _Codec:
+    """What ``serializer=`` stands for: (the serializer object, its dumps
+    (a custom one's checked to return bytes), its loads); three Nones for
+    None (raw bytes). ValueError for an unknown name, TypeError for an
+    object without callable dumps and loads."""
+    if serializer is None:
+        return None, None, None
+    if isinstance(serializer, str):
+        try:
+            builtin = _BUILTINS[serializer]
+        except KeyError:
+            raise ValueError(
+                f"unknown serializer {serializer!r}: use 'pickle', 'json', "
+                "'str', None (raw bytes) or an object with dumps() and "
+                "loads()") from None
+        return builtin, builtin.dumps, builtin.loads
+    if isinstance(serializer, _Builtin):
+        return serializer, serializer.dumps, serializer.loads
+    dumps = getattr(serializer, "dumps", None)
+    loads = getattr(serializer, "loads", None)
+    if not (callable(dumps) and callable(loads)):
+        raise TypeError(
+            "serializer must be 'pickle', 'json', 'str', None or an object "
+            "with dumps(obj) -> bytes and loads(bytes) -> obj methods, not "
+            f"{type(serializer).__name__}")
+
+    def dump(obj: Any) -> Value:
+        data = cast(Callable[[Any], Any], dumps)(obj)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                "the serializer's dumps() must return bytes, bytearray or "
+                f"memoryview, not {type(data).__name__}")
+        return data
+    return serializer, dump, loads
+
+
 class TinyCache:
     """A client of a tiny-mp-cache (or Redis) server.
 
-    ``TinyCache("127.0.0.1:5002")``; also ``"tcp://host:port"`` and
-    ``"unix:///path"``. Keys are ``str`` (sent as UTF-8), values ``bytes``
-    (``bytearray`` and ``memoryview`` are accepted too).
+    ``TinyCache("127.0.0.1:5002")``; also ``"tcp://host:port"``,
+    ``"unix:///path"`` and redis-py's URLs, ``"redis://host:port/0"`` and
+    ``"unix:///path?db=0"`` (see :meth:`from_url`). Keys are ``str``
+    (sent as UTF-8), values ``bytes`` (``bytearray`` and ``memoryview``
+    are accepted too), unless a ``serializer`` is given.
+
+    Values beyond bytes: ``serializer="json"``, ``"str"`` (UTF-8 text),
+    ``"pickle"`` or any object with ``dumps(obj) -> bytes`` and
+    ``loads(bytes) -> obj`` (see :class:`Serializer`) makes every method
+    that stores or returns values (``set``, ``get``, ``pop``, ``add``,
+    the ``*_many`` batches, ``push``, ``take*``, ``peek``, ``lrange``,
+    ``cache[key]``) pass them through it; keys, ``incr``/``decr`` and
+    ``execute`` stay raw. None (the default) stores bytes as they are.
+    *Warning:* unpickling runs whatever code the pickled bytes ask for.
+    With ``serializer="pickle"``, anyone who can write to the server (any
+    process on the machine that reaches its port, unless it has a
+    password) can make every reader run code of their choice: use pickle
+    only when every writer is trusted, and prefer ``"json"`` otherwise.
+
+    Dict habits: ``cache[key]`` (KeyError when absent), ``cache[key] =
+    value``, ``del cache[key]`` (KeyError when absent), ``key in cache``,
+    ``len(cache)`` (DBSIZE) and ``iter(cache)`` (SCAN, see
+    :meth:`scan_iter`) work as on a dict, on all the server's keys (not
+    only this client's). ``bool(cache)`` is always True: it asks the
+    server nothing. A TinyCache is not a full
+    :class:`~collections.abc.MutableMapping`: ``keys()`` is the original
+    ``KEYS pattern`` method, and there is no ``items()`` or ``update()``
+    (``set_many`` does that in one round trip).
+
+    Pickling: a TinyCache pickles as its address and options (the
+    serializer too: a built-in by its name, another object as itself,
+    and the password), never its connection: pass it to
+    ``multiprocessing`` children (fork or spawn) and ``Pool`` tasks, and
+    each copy opens its own connection.
 
     Connection: one persistent connection, opened on the first command
     (so creating a TinyCache never fails because the server is not up
@@ -175,15 +472,17 @@ class TinyCache:
     as the answer to a later command.
 
     Broken connections: ``get``, ``set``, ``delete``, ``keys``, ``len``,
-    ``get_many``, ``set_many``, ``expire``, ``ttl``, ``touch``, ``llen``,
-    ``peek``, ``lrange`` and each SCAN of ``scan_iter`` are safe to
-    repeat, so if the connection turns out to be broken they reconnect
-    and retry once. ``pop``, ``pop_many``, ``add``, ``persist``,
-    ``incr``, ``decr``, ``push``, ``take``, ``take_nowait``,
-    ``take_many`` and ``execute`` never retry after sending (a repeated
-    GETDEL or LPOP could lose a job or hand it out twice, a repeated
-    INCRBY or RPUSH would count or add twice, a repeated SET NX or
-    PERSIST would give the wrong answer): they raise
+    ``exists``, ``clear``, ``get_many``, ``set_many``, ``expire``,
+    ``ttl``, ``touch``, ``llen``, ``peek``, ``lrange``, ``cache[key]``,
+    ``cache[key] = value``, ``key in cache``, ``len(cache)`` and each
+    SCAN of ``scan_iter`` (and ``iter(cache)``) are safe to repeat, so
+    if the connection turns out to be broken they reconnect and retry
+    once. ``pop``, ``pop_many``, ``add``, ``persist``, ``incr``,
+    ``decr``, ``push``, ``take``, ``take_nowait``, ``take_many``,
+    ``del cache[key]`` and ``execute`` never retry after sending (a
+    repeated GETDEL or LPOP could lose a job or hand it out twice, a
+    repeated INCRBY or RPUSH would count or add twice, a repeated SET NX,
+    PERSIST or DEL would give the wrong answer): they raise
     :class:`TinyCacheConnectionError` and the next call reconnects. A
     connection the server closed while idle (e.g. it restarted) is
     noticed before those send anything, so that case just reconnects;
@@ -225,7 +524,22 @@ class TinyCache:
                  connect_timeout: float = 2.0,
                  timeout: Optional[float] = None,
                  password: Optional[Union[str, bytes]] = None,
-                 username: Optional[str] = None) -> None:
+                 username: Optional[str] = None,
+                 serializer: Union[None, str, Serializer] = None) -> None:
+        # What pickling keeps (the connection is not).
+        self._options: Dict[str, Any] = {
+            "connect_timeout": connect_timeout, "timeout": timeout,
+            "password": password, "username": username,
+            "serializer": serializer}
+        self._family, self._sockaddr, self._display, url_auth = \
+            _parse_address(addr)
+        if url_auth:
+            if password is not None and "password" in url_auth or \
+                    username is not None and "username" in url_auth:
+                raise ValueError("the address gives a username or password "
+                                 "that is given as a keyword too")
+            password = url_auth.get("password", password)
+            username = url_auth.get("username", username)
         if connect_timeout is None or connect_timeout < 0:
             raise ValueError("connect_timeout must be a number >= 0")
         if timeout is not None and timeout <= 0:
@@ -246,8 +560,10 @@ class TinyCache:
             self._auth = ((b"AUTH", password) if username is None
                           else (b"AUTH", username, password))
         self._username = "default" if username is None else username
-        self._family, self._sockaddr, self._display = parse_address(addr)
         self._addr = addr
+        # The serializer's two functions, None for raw bytes: the methods
+        # test `self._dump is not None` (no call when there is none).
+        self._serializer, self._dump, self._load = _codec(serializer)
         self._connect_timeout = float(connect_timeout)
         self._timeout = timeout
         self._sock: Optional[socket.socket] = None
@@ -258,31 +574,61 @@ class TinyCache:
         self._conn = _Connection(ReplyError)
         self._lock = self._conn.lock
 
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> "TinyCache":
+        """A TinyCache for a URL, as redis-py's ``Redis.from_url``:
+
+        - ``redis://[[username]:password@]host[:port][/0]``: TCP; the
+          port defaults to 6379 (Redis's; tiny-mp-cache's is 5002), the
+          host to localhost; ``[::1]`` for IPv6;
+        - ``tcp://host:port[/0]``: TCP, the port required;
+        - ``unix://[[username]:password@]/path/to.sock[?db=0]``.
+
+        The query may give ``db``, ``username`` and ``password``;
+        credentials are percent-decoded. ``options`` are TinyCache's
+        keywords (``timeout=``, ``serializer=``...); one the URL gives
+        too is a :class:`ValueError`, and so is a scheme other than these
+        (``rediss://``: TLS is not supported), a database other than 0
+        (tiny-mp-cache has only one) or another query option.
+        ``TinyCache(url)`` is the same; this spelling requires a scheme.
+        """
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a str, not {type(url).__name__}")
+        if _SCHEME.match(url) is None:
+            raise ValueError(
+                f"{_redacted(url)!r} is not a URL: expected redis://host:port, "
+                "tcp://host:port or unix:///path")
+        return cls(url, **options)
+
     # ---- The API of the original tiny-mp-cache ----
     #
     # get, set and pop make their one C call themselves (an extra Python
     # call per command is measurable next to a loopback round trip); the
     # others go through _call. Any exception, however rare, goes to
-    # _recover with the same arguments.
+    # _recover with the same arguments. Without a serializer, a value
+    # costs one `self._dump is not None` or `self._load is None` test.
 
-    def set(self, key: str, value: Value, ttl: Optional[float] = None) -> None:
+    def set(self, key: str, value: Any, ttl: Optional[float] = None) -> None:
         """Store value under key (SET), replacing any old value and its ttl.
 
-        ``ttl``: the key expires after this many seconds (an int or a
-        float > 0; a fraction of a millisecond rounds up, so 0.0001 is
-        1 ms), sent as ``SET key value PX ms``, which Redis understands
-        too. None (the default): the key never expires. A ttl that is
-        0, negative, NaN or infinite raises :class:`ValueError`, one that
-        is not an int or float (a bool included) :class:`TypeError`,
-        before anything is sent.
+        ``value``: bytes (or a bytearray or memoryview); with a
+        ``serializer``, anything it takes. ``ttl``: the key expires after
+        this many seconds (an int or a float > 0; a fraction of a
+        millisecond rounds up, so 0.0001 is 1 ms), sent as ``SET key value
+        PX ms``, which Redis understands too. None (the default): the key
+        never expires. A ttl that is 0, negative, NaN or infinite raises
+        :class:`ValueError`, one that is not an int or float (a bool
+        included) :class:`TypeError`, before anything is sent.
 
         Retried once after a broken connection (a repeated SET stores the
         same value; its ttl then counts from the retry).
         """
         if not isinstance(key, str):
             _bad_key(key)
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise TypeError(f"value must be bytes, not {type(value).__name__}")
+        if self._dump is not None:
+            value = self._dump(value)
+        elif not isinstance(value, (bytes, bytearray, memoryview)):
+            _bad_value(value)
         if ttl is not None:
             self._call(0, b"SET", key, value, b"PX", _ttl_ms(ttl))
             return
@@ -291,18 +637,26 @@ class TinyCache:
         except BaseException as e:
             self._recover(e, 0, (b"SET", key, value))
 
-    def get(self, key: str) -> Optional[bytes]:
-        """Return the value stored under key, or None if there is none."""
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the value stored under key (GET), or ``default`` (None)
+        if there is none. With a serializer, the value as its ``loads``
+        returns it (so a stored JSON ``null`` is None too: ``key in
+        cache`` or ``cache[key]`` tells it from an absent key)."""
         if not isinstance(key, str):
             _bad_key(key)
         try:
-            reply: Optional[bytes] = self._conn.command(0, b"GET", key)
+            reply = self._conn.command(0, b"GET", key)
         except BaseException as e:
             reply = self._recover(e, 0, (b"GET", key))
-        return reply
+        if reply is None:
+            return default
+        if self._load is None:
+            return reply
+        return self._load(reply)
 
-    def pop(self, key: str) -> Optional[bytes]:
-        """Atomically get and delete key (GETDEL); None if it is absent.
+    def pop(self, key: str, default: Any = None) -> Any:
+        """Atomically get and delete key (GETDEL); ``default`` (None) if
+        it is absent.
 
         When several processes pop the same key at once, exactly one of
         them gets the value. Never retried after a broken connection.
@@ -310,17 +664,34 @@ class TinyCache:
         if not isinstance(key, str):
             _bad_key(key)
         try:
-            reply: Optional[bytes] = self._conn.command(_NO_RETRY, b"GETDEL",
-                                                        key)
+            reply = self._conn.command(_NO_RETRY, b"GETDEL", key)
         except BaseException as e:
             reply = self._recover(e, _NO_RETRY, (b"GETDEL", key))
-        return reply
+        if reply is None:
+            return default
+        if self._load is None:
+            return reply
+        return self._load(reply)
 
-    def delete(self, key: str) -> int:
-        """Delete key (DEL): 1 if it existed, 0 if it did not."""
-        if not isinstance(key, str):
-            _bad_key(key)
-        reply: int = self._call(0, b"DEL", key)
+    def delete(self, *keys: str, key: Optional[str] = None) -> int:
+        """Delete the keys (DEL) and return how many existed: 1 or 0 for
+        one key (``delete("k")``; ``delete(key="k")``, the original's
+        form, still works); a key given twice counts once; no keys: 0,
+        nothing sent. Retried once after a broken connection (a repeat
+        deletes the same keys, but counts only those still there)."""
+        if key is not None:
+            keys += (key,)
+        return self._count(b"DEL", keys)
+
+    def _count(self, command: bytes, keys: Tuple[Any, ...]) -> int:
+        """Run command over keys (all str, else TypeError) and return its
+        count; no keys: 0, nothing sent. Retried once."""
+        for key in keys:
+            if not isinstance(key, str):
+                _bad_key(key)
+        if not keys:
+            return 0
+        reply: int = self._call(0, command, *keys)
         return reply
 
     def keys(self, pattern: str = "*") -> List[str]:
@@ -336,13 +707,82 @@ class TinyCache:
         return reply
 
     def len(self) -> int:
-        """Return the number of keys (DBSIZE)."""
+        """Return the number of keys (DBSIZE); ``len(cache)`` too."""
         reply: int = self._call(0, b"DBSIZE")
         return reply
 
+    # ---- Dict habits ----
+
+    def exists(self, *keys: str) -> int:
+        """Count the given keys that exist (EXISTS); a key given twice
+        counts twice; no keys: 0, nothing sent. Retried once after a
+        broken connection."""
+        return self._count(b"EXISTS", keys)
+
+    def clear(self) -> None:
+        """Delete every key of the server (FLUSHDB), as ``dict.clear()``,
+        redis-py's ``flushdb()`` and diskcache's ``clear()`` do: all of
+        them, written by any client (Queue lists included), not only this
+        client's. Keys written while it runs may survive it or not.
+        Retried once after a broken connection."""
+        self._call(0, b"FLUSHDB")
+
+    def __len__(self) -> int:
+        """``len(cache)``: the number of keys (DBSIZE)."""
+        reply: int = self._call(0, b"DBSIZE")
+        return reply
+
+    def __bool__(self) -> bool:
+        """Always True (a client, empty server or not): ``if cache:``
+        asks the server nothing. ``len(cache) == 0`` tells emptiness."""
+        return True
+
+    def __contains__(self, key: str) -> bool:
+        """``key in cache``: whether key exists (EXISTS). TypeError for a
+        key that is not a str."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = self._call(0, b"EXISTS", key)
+        return reply == 1
+
+    def __getitem__(self, key: str) -> Any:
+        """``cache[key]``: the value, as :meth:`get`; KeyError if absent
+        (a stored value that loads as None is returned as None)."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        try:
+            reply = self._conn.command(0, b"GET", key)
+        except BaseException as e:
+            reply = self._recover(e, 0, (b"GET", key))
+        if reply is None:
+            raise KeyError(key)
+        if self._load is None:
+            return reply
+        return self._load(reply)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        """``cache[key] = value``: :meth:`set` without a ttl."""
+        self.set(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        """``del cache[key]`` (DEL); KeyError if the key did not exist.
+        Never retried after sending (a repeat would answer "did not
+        exist" for the key the first one deleted): a broken connection
+        raises :class:`TinyCacheConnectionError`."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        if self._call(_NO_RETRY, b"DEL", key) == 0:
+            raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        """``iter(cache)``, ``for key in cache``: every key, a batch at a
+        time (``scan_iter()``: SCAN, never KEYS): not a snapshot, a key
+        may come twice, and changing the keys meanwhile is allowed."""
+        return self.scan_iter()
+
     # ---- Batches: one round trip for many keys ----
 
-    def get_many(self, keys: Iterable[str]) -> List[Optional[bytes]]:
+    def get_many(self, keys: Iterable[str]) -> List[Any]:
         """Return the values of keys (MGET), None where a key is absent.
 
         One command, one round trip; the values are read at one instant
@@ -354,27 +794,30 @@ class TinyCache:
                 _bad_key(key)
         if not names:
             return []
-        reply: List[Optional[bytes]] = self._call(0, b"MGET", *names)
-        return reply
+        reply: List[Any] = self._call(0, b"MGET", *names)
+        return self._load_many(reply)
 
-    def set_many(self, items: Union[Mapping[str, Value],
-                                    Iterable[Tuple[str, Value]]]) -> None:
+    def set_many(self, items: Union[Mapping[str, Any],
+                                    Iterable[Tuple[str, Any]]]) -> None:
         """Store many keys at once (MSET) from a mapping or (key, value)
-        pairs; all are set before any other command runs."""
+        pairs; all are set before any other command runs. Every value is
+        checked (serialized) before anything is sent."""
         pairs = list(items.items() if isinstance(items, Mapping) else items)
         args: List[Union[str, Value]] = [b"MSET"]
+        dump = self._dump
         for key, value in pairs:
             if not isinstance(key, str):
                 _bad_key(key)
-            if not isinstance(value, (bytes, bytearray, memoryview)):
-                raise TypeError(
-                    f"value must be bytes, not {type(value).__name__}")
+            if dump is not None:
+                value = dump(value)
+            elif not isinstance(value, (bytes, bytearray, memoryview)):
+                _bad_value(value)
             args.append(key)
             args.append(value)
         if pairs:
             self._call(0, *args)
 
-    def pop_many(self, keys: Iterable[str]) -> List[Optional[bytes]]:
+    def pop_many(self, keys: Iterable[str]) -> List[Any]:
         """Atomically get and delete each key (pipelined GETDEL).
 
         One round trip for all keys. Each key is handed out exactly once
@@ -388,13 +831,12 @@ class TinyCache:
                 _bad_key(key)
         if not names:
             return []
-        reply: List[Optional[bytes]] = self._call(
-            _NO_RETRY | _MANY, b"GETDEL", names)
-        return reply
+        reply: List[Any] = self._call(_NO_RETRY | _MANY, b"GETDEL", names)
+        return self._load_many(reply)
 
     # ---- Expiry and counters ----
 
-    def add(self, key: str, value: Value, ttl: Optional[float] = None) -> bool:
+    def add(self, key: str, value: Any, ttl: Optional[float] = None) -> bool:
         """Store value under key only if the key does not exist (SET NX).
 
         Returns True if it was stored, False if the key already existed
@@ -409,8 +851,10 @@ class TinyCache:
         """
         if not isinstance(key, str):
             _bad_key(key)
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise TypeError(f"value must be bytes, not {type(value).__name__}")
+        if self._dump is not None:
+            value = self._dump(value)
+        elif not isinstance(value, (bytes, bytearray, memoryview)):
+            _bad_value(value)
         if ttl is None:
             reply = self._call(_NO_RETRY, b"SET", key, value, b"NX")
         else:
@@ -475,13 +919,7 @@ class TinyCache:
         A key given twice counts twice; no keys: 0, nothing sent.
         Retried once after a broken connection (TOUCH changes no data).
         """
-        for key in keys:
-            if not isinstance(key, str):
-                _bad_key(key)
-        if not keys:
-            return 0
-        reply: int = self._call(0, b"TOUCH", *keys)
-        return reply
+        return self._count(b"TOUCH", keys)
 
     def incr(self, key: str, amount: int = 1) -> int:
         """Add amount to the integer stored at key and return the result
@@ -511,6 +949,26 @@ class TinyCache:
             _bad_key(key)
         reply: int = self._call(_NO_RETRY, b"DECRBY", key, _int_arg(amount))
         return reply
+
+    # ---- Locks and memoize (tiny_mp_cache.recipes) ----
+
+    def lock(self, name: str, ttl: float = 10.0, *, blocking: bool = True,
+             timeout: Optional[float] = None) -> "Lock":
+        """A lock named name shared by every process using this server: a
+        lease of ttl seconds with an owner token, usable as a context
+        manager (:class:`tiny_mp_cache.recipes.Lock`)."""
+        from .recipes import Lock
+        return Lock(self, name, ttl, blocking=blocking, timeout=timeout)
+
+    def memoize(self, ttl: Optional[float] = None,
+                key: Optional[Callable[..., str]] = None, *,
+                lease: float = 30.0,
+                serializer: Union[None, str, "Serializer"] = None
+                ) -> Callable[[_F], _F]:
+        """Decorate a function to keep its results on this server, with
+        stampede protection (:func:`tiny_mp_cache.recipes.memoize`)."""
+        from .recipes import memoize
+        return memoize(self, ttl, key, lease=lease, serializer=serializer)
 
     def scan_iter(self, pattern: str = "*",
                   count: int = SCAN_COUNT) -> Iterator[str]:
@@ -561,7 +1019,7 @@ class TinyCache:
     # server (BLPOP): a waiting client is woken by the push itself, with no
     # polling. tiny_mp_cache.Queue builds on these.
 
-    def push(self, name: str, *values: Value) -> int:
+    def push(self, name: str, *values: Any) -> int:
         """Append values to the tail of the list at name (RPUSH) and
         return the list's new length.
 
@@ -579,15 +1037,18 @@ class TinyCache:
             _bad_key(name)
         if not values:
             raise TypeError("push() needs at least one value")
-        for value in values:
-            if not isinstance(value, (bytes, bytearray, memoryview)):
-                raise TypeError(
-                    f"value must be bytes, not {type(value).__name__}")
+        dump = self._dump
+        if dump is not None:
+            values = tuple(dump(value) for value in values)
+        else:
+            for value in values:
+                if not isinstance(value, (bytes, bytearray, memoryview)):
+                    _bad_value(value)
         reply: int = self._call(_NO_RETRY, b"RPUSH", name, *values)
         return reply
 
     def take(self, name: str, timeout: Optional[float] = None, *,
-             into: Optional[str] = None) -> Optional[bytes]:
+             into: Optional[str] = None) -> Any:
         """Remove and return the item at the head of the list at name,
         waiting for one while the list is empty or missing (BLPOP).
 
@@ -624,26 +1085,28 @@ class TinyCache:
         if into is None:
             if wait == 0:
                 reply = self._call(_NO_RETRY, b"LPOP", name)
-                return cast(Optional[bytes], reply)
-            reply = self._blocking(wait, b"BLPOP", name, _wait_arg(wait))
-            return None if reply is None else cast(bytes, reply[1])
-        if wait == 0:
+            else:
+                reply = self._blocking(wait, b"BLPOP", name, _wait_arg(wait))
+                if reply is not None:
+                    reply = reply[1]
+        elif wait == 0:
             reply = self._call(_NO_RETRY, b"LMOVE", name, into, b"LEFT",
                                b"RIGHT")
-            return cast(Optional[bytes], reply)
-        reply = self._blocking(wait, b"BLMOVE", name, into, b"LEFT",
-                               b"RIGHT", _wait_arg(wait))
-        return cast(Optional[bytes], reply)
+        else:
+            reply = self._blocking(wait, b"BLMOVE", name, into, b"LEFT",
+                                   b"RIGHT", _wait_arg(wait))
+        if reply is None or self._load is None:
+            return reply
+        return self._load(reply)
 
-    def take_nowait(self, name: str, *,
-                    into: Optional[str] = None) -> Optional[bytes]:
+    def take_nowait(self, name: str, *, into: Optional[str] = None) -> Any:
         """Remove and return the item at the head of the list at name, or
         None if it is empty or missing, without waiting (LPOP; with
         ``into``, LMOVE): ``take(name, 0, into=into)``."""
         return self.take(name, 0, into=into)
 
     def take_many(self, name: str, count: int,
-                  timeout: Optional[float] = None) -> List[bytes]:
+                  timeout: Optional[float] = None) -> List[Any]:
         """Remove and return up to count items from the head of the list
         at name, in order, waiting while it is empty (BLMPOP ... COUNT).
 
@@ -663,10 +1126,12 @@ class TinyCache:
         wait = _wait_seconds(timeout)
         if wait == 0:
             reply = self._call(_NO_RETRY, b"LPOP", name, _int64(count))
-            return [] if reply is None else cast(List[bytes], reply)
-        reply = self._blocking(wait, b"BLMPOP", _wait_arg(wait), 1, name,
-                               b"LEFT", b"COUNT", _int64(count))
-        return [] if reply is None else cast(List[bytes], reply[1])
+        else:
+            reply = self._blocking(wait, b"BLMPOP", _wait_arg(wait), 1, name,
+                                   b"LEFT", b"COUNT", _int64(count))
+            if reply is not None:
+                reply = reply[1]
+        return [] if reply is None else self._load_many(reply)
 
     def llen(self, name: str) -> int:
         """Return the length of the list at name (LLEN); 0 if it does
@@ -676,19 +1141,20 @@ class TinyCache:
         reply: int = self._call(0, b"LLEN", name)
         return reply
 
-    def peek(self, name: str, index: int = 0) -> Optional[bytes]:
+    def peek(self, name: str, index: int = 0) -> Any:
         """Return the item at index of the list at name without removing
         it (LINDEX): 0 is the head (the next :meth:`take`), -1 the tail;
         None past either end or when the list does not exist. Retried
         once after a broken connection."""
         if not isinstance(name, str):
             _bad_key(name)
-        reply: Optional[bytes] = self._call(0, b"LINDEX", name,
-                                            _index_arg(index))
-        return reply
+        reply = self._call(0, b"LINDEX", name, _index_arg(index))
+        if reply is None or self._load is None:
+            return reply
+        return self._load(reply)
 
     def lrange(self, name: str, start: int = 0,
-               stop: int = -1) -> List[bytes]:
+               stop: int = -1) -> List[Any]:
         """Return the items of the list at name from start to stop, both
         included, without removing them (LRANGE, with Redis's indexes:
         0 is the head, -1 the tail; the default is the whole list). An
@@ -696,9 +1162,9 @@ class TinyCache:
         Retried once after a broken connection."""
         if not isinstance(name, str):
             _bad_key(name)
-        reply: List[bytes] = self._call(0, b"LRANGE", name,
-                                        _index_arg(start), _index_arg(stop))
-        return reply
+        reply: List[Any] = self._call(0, b"LRANGE", name, _index_arg(start),
+                                      _index_arg(stop))
+        return self._load_many(reply)
 
     # ---- Extras ----
 
@@ -740,7 +1206,27 @@ class TinyCache:
         """The server address, normalized (``host:port`` or ``unix://path``)."""
         return self._display
 
+    @property
+    def serializer(self) -> Optional[Any]:
+        """The serializer values go through (an object with ``dumps`` and
+        ``loads``; a built-in's ``name`` is ``"pickle"``, ``"json"`` or
+        ``"str"``), or None for raw bytes."""
+        return self._serializer
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        """Pickle as the address and options, never the connection: the
+        copy opens its own on its first command."""
+        return (_unpickle_client, (type(self), self._addr, self._options))
+
     # ---- Internals ----
+
+    def _load_many(self, values: List[Any]) -> List[Any]:
+        """values (bulk replies, None where absent) through the
+        serializer's loads, if any."""
+        load = self._load
+        if load is None:
+            return values
+        return [None if v is None else load(v) for v in values]
 
     def _call(self, flags: int, *args: Any) -> Any:
         """Run one command (with _MANY: one per key) and return its reply;
@@ -813,7 +1299,7 @@ class TinyCache:
                     ) from None
                 retried = True
             else:
-                self._fail(e)
+                self._fail(e, args if flags & _ONCE else None)
             if self._conn.fd < 0:
                 self._drop()
                 self._connect()
@@ -936,14 +1422,24 @@ class TinyCache:
             raise AuthenticationError(text) from None
         raise reply
 
-    def _fail(self, e: BaseException) -> NoReturn:
+    def _fail(self, e: BaseException,
+              once: Optional[Tuple[Any, ...]] = None) -> NoReturn:
         """Drop a broken connection (its state is unknown) and raise e as
-        ours. Caller holds the lock."""
+        ours; once: the arguments of a command that is never retried,
+        whose timeout says it may have run. Caller holds the lock."""
         if self._conn.fd < 0:
             self._drop()
         if isinstance(e, (socket.timeout, TimeoutError)):
+            ran = ""
+            if once:
+                name = once[0].decode() if isinstance(once[0], bytes) \
+                    else str(once[0])
+                ran = (f" to {name}, which is not retried: it may have run "
+                       "on the server (a pop may have taken the value, "
+                       "which is then lost)")
             raise TinyCacheTimeoutError(
-                f"no reply from {self._display} within {self._timeout} s") from None
+                f"no reply from {self._display} within {self._timeout} s"
+                f"{ran}") from None
         if isinstance(e, _NativeProtocolError):
             raise ProtocolError(f"{self._display}: {e}") from None
         if isinstance(e, (_Stale, _Forked)):
@@ -1062,9 +1558,29 @@ class TinyCache:
                 pass
 
 
+def _unpickle_client(cls: Any, addr: Address,
+                     options: Dict[str, Any]) -> TinyCache:
+    """A TinyCache from its pickle (see TinyCache.__reduce__)."""
+    return cast(TinyCache, cls(addr, **options))
+
+
 def _bad_key(key: object) -> NoReturn:
     """Raise the TypeError of a key that is not a str."""
     raise TypeError(f"key must be str, not {type(key).__name__}")
+
+
+def _bad_value(value: object) -> NoReturn:
+    """Raise the TypeError of a value that is not bytes-like, given to
+    a TinyCache without a serializer: what to do instead."""
+    kind = type(value).__name__
+    if isinstance(value, str):
+        hint = ("encode it (value.encode()) or pass serializer='str' (or "
+                "'json', 'pickle') to TinyCache")
+    else:
+        hint = ("pass serializer='json' or 'pickle' to TinyCache, or "
+                "encode it yourself (e.g. json.dumps(value).encode())")
+    raise TypeError(
+        f"value must be bytes, bytearray or memoryview, not {kind}: {hint}")
 
 
 def _ttl_ms(ttl: object) -> Union[int, bytes]:
