@@ -344,6 +344,10 @@ blocked_end(struct client *c)
 	c->bstate = NULL;
 	c->flags &= ~CLIENT_BLOCKED;
 	bt->count--;
+	/* Its idle time counts from the end of the wait (Redis refreshes
+	 * it when the reply is written): the idle timeout must not close
+	 * a served waiter before its reply, the element it took, leaves. */
+	c->last_ms = clock_mono_ms();
 }
 
 /* Queue c, which no longer waits, to have its replies written and its

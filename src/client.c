@@ -281,8 +281,10 @@ client_cron(struct server *srv, long long now)
 		if ((c = srv->cron_next) == NULL)
 			break;
 		srv->cron_next = c->next;
-		/* A waiting client has its own timeout (as in Redis). */
-		if (srv->cfg.timeout > 0 && !(c->flags & CLIENT_BLOCKED) &&
+		/* A waiting client has its own timeout (as in Redis); one
+		 * whose wait just ended has replies to write first. */
+		if (srv->cfg.timeout > 0 &&
+		    !(c->flags & (CLIENT_BLOCKED | CLIENT_RESUMED)) &&
 		    now - c->last_ms > srv->cfg.timeout * 1000) {
 			log_write(&srv->log, LL_VERBOSE, "Closing idle client "
 			    "%s", c->addr);

@@ -950,7 +950,9 @@ def test_automatic_rewrite(data_dir: str) -> None:
         info = wait_rewrite(r)
         assert info["aof_last_bgrewrite_status"] == "ok"
         assert "Starting automatic rewriting of AOF on" in srv.log
-        assert info["aof_current_size"] < 20 * 1024
+        # The new base holds the 10 keys once (the writes that came
+        # while the child ran, many under valgrind, are in the incr).
+        assert info["aof_base_size"] < 4 * 1024, info
         want = dump(r)
         r.close()
     with start_ours(data_dir) as srv:

@@ -159,12 +159,20 @@ def test_timeout_closes_every_idle_client_of_many(backend: str) -> None:
     100 newest wait in BLPOP (exempt from the timeout) and fill more than
     a slice; the client that keeps speaking stays."""
     srv = tmc_testlib.Server(backend=backend, unixsocket=True,
-                             args=["--hz", "10", "--timeout", "1"])
+                             args=["--hz", "10"])
     with srv:
         idle = [srv.connect(unix=True) for _ in range(300)]
         waiting = [srv.connect(unix=True, timeout=30) for _ in range(100)]
         for s in waiting:
             s.sendall(C("BLPOP", "q", "0"))
+        # The timeout starts once every waiter is blocked (a slow server,
+        # under valgrind, could otherwise find one idle before it read
+        # its BLPOP).
+        deadline = time.monotonic() + 60.0
+        while b"blocked_clients:100\r\n" not in _call(srv, "INFO", "clients"):
+            assert time.monotonic() < deadline, "the waiters never blocked"
+            time.sleep(0.05)
+        assert _call(srv, "CONFIG", "SET", "timeout", "1") == "OK"
         busy = srv.connect(unix=True)
         deadline = time.monotonic() + 8.0
         while time.monotonic() < deadline:
@@ -185,6 +193,25 @@ def test_timeout_closes_every_idle_client_of_many(backend: str) -> None:
         for s in idle + waiting:
             s.close()
         busy.close()
+
+
+def test_served_waiter_is_not_idle(backend: str) -> None:
+    """A client that waited in BLPOP longer than the idle timeout gets the
+    element pushed to it and stays connected: its idle time counts from
+    the end of the wait (Redis refreshes it when the reply is written), so
+    the timeout neither drops the element nor closes it right after."""
+    srv = tmc_testlib.Server(backend=backend, unixsocket=True,
+                             args=["--hz", "50", "--timeout", "1"])
+    with srv:
+        waiter = srv.connect(unix=True, timeout=30)
+        waiter.sendall(C("BLPOP", "q", "0"))
+        time.sleep(2.5)                     # blocked: exempt from timeout
+        assert _call(srv, "RPUSH", "q", "job") == 1
+        assert tmc_testlib.read_replies(waiter, 1)[0] == [[b"q", b"job"]]
+        time.sleep(0.4)                     # many crons, under 1 s idle
+        waiter.sendall(C("PING"))
+        assert tmc_testlib.read_replies(waiter, 1)[0] == ["PONG"]
+        waiter.close()
 
 
 def _flooded_out(s: socket.socket, seconds: float) -> bool:
