@@ -3389,6 +3389,20 @@ m_unwatch(struct mcmd *x)
 	resp_add_ok(x->w);
 }
 
+/* Queued request i as arguments (av holds 64 at least). */
+static void
+queue_argv(const struct prop_log *q, size_t i, struct resp_arg *av)
+{
+	int j;
+
+	for (j = 0; j < q->recs[i].argc; j++) {
+		av[j].off = 0;
+		av[j].len = q->args[q->recs[i].first + (size_t)j].len;
+		av[j].ptr = q->bytes.data +
+		    q->args[q->recs[i].first + (size_t)j].off;
+	}
+}
+
 /*
  * EXEC: without MULTI an error; after a refused request EXECABORT; a
  * null array only if keys were watched (the model does not follow which
@@ -3407,7 +3421,7 @@ m_exec(struct mcmd *x)
 	struct resp_arg av[64];
 	struct mcmd sub;
 	size_t i, len, changes = 0;
-	int j, unknown = 0;
+	int unknown = 0;
 
 	if (!mc->multi) {
 		want_err(x, "EXEC without MULTI");
@@ -3428,24 +3442,14 @@ m_exec(struct mcmd *x)
 	FUZZ_CHECK(read_line_num(&p, e, '*') == (long long)q->n);
 	for (i = 0; i < q->n; i++) {
 		FUZZ_CHECK(q->recs[i].argc <= 64);
-		for (j = 0; j < q->recs[i].argc; j++) {
-			av[j].off = 0;
-			av[j].len = q->args[q->recs[i].first + (size_t)j].len;
-			av[j].ptr = q->bytes.data +
-			    q->args[q->recs[i].first + (size_t)j].off;
-		}
+		queue_argv(q, i, av);
 		cmd = command_of_argv(q->recs[i].argc, av);
 		unknown |= model_proc_of(cmd) == NULL &&
 		    (cmd->flags & CMD_WRITE);
 	}
 	mc->multi = 0;
 	for (i = 0; i < q->n && !unknown; i++) {
-		for (j = 0; j < q->recs[i].argc; j++) {
-			av[j].off = 0;
-			av[j].len = q->args[q->recs[i].first + (size_t)j].len;
-			av[j].ptr = q->bytes.data +
-			    q->args[q->recs[i].first + (size_t)j].off;
-		}
+		queue_argv(q, i, av);
 		len = next_reply(p, (size_t)(e - p));
 		memset(&sub, 0, sizeof(sub));
 		sub.in_exec = 1;
@@ -3519,6 +3523,25 @@ model_proc_of(const struct command *cmd)
 	return NULL;
 }
 
+/* Whether a queued request may add memory (EXEC of it is refused over
+ * maxmemory, as in Redis). */
+static int
+queue_denyoom(const struct prop_log *q)
+{
+	struct resp_arg av[64];
+	const struct command *cmd;
+	size_t i;
+
+	for (i = 0; i < q->n; i++) {
+		FUZZ_CHECK(q->recs[i].argc <= 64);
+		queue_argv(q, i, av);
+		cmd = command_of_argv(q->recs[i].argc, av);
+		if (cmd != NULL && (cmd->flags & CMD_DENYOOM))
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Judge the reply p[0..n) of the command in argv, which client mc sent
  * and which ran at the model's now (authed: whether the client was
@@ -3540,6 +3563,9 @@ model_command(struct model *m, struct mclient *mc, struct server *srv,
 {
 	static const char oom[] = "-OOM command not allowed when used memory "
 	    "> 'maxmemory'.\r\n";
+	static const char oom_exec[] = "-EXECABORT Transaction discarded "
+	    "because of: OOM command not allowed when used memory > "
+	    "'maxmemory'.\r\n";
 	const struct command *cmd = command_of_argv(argc, argv);
 	char arity[128], name[64];
 	const char *why = "";
@@ -3576,11 +3602,21 @@ model_command(struct model *m, struct mclient *mc, struct server *srv,
 		why = "-NOAUTH Authentication required.";
 	else if (mc->multi && (cmd->flags & CMD_NOMULTI))
 		why = "Command not allowed inside a transaction";
-	else if (srv->evictor.maxmemory != 0 &&
-	    (cmd->flags & CMD_DENYOOM) && n == sizeof(oom) - 1 &&
-	    memcmp(p, oom, n) == 0)
+	else if (srv->evictor.maxmemory != 0 && n == sizeof(oom) - 1 &&
+	    memcmp(p, oom, n) == 0 && ((cmd->flags & CMD_DENYOOM) ||
+	    (mc->multi && model_proc_of(cmd) != m_exec &&
+	    !multi_runs_now(cmd))))
+		/* Over maxmemory with nothing to evict: a command that may
+		 * add memory is refused, and in MULTI nothing is queued. */
 		x->own = 1;
-	else
+	else if (srv->evictor.maxmemory != 0 && model_proc_of(cmd) ==
+	    m_exec && mc->multi && queue_denyoom(&mc->queue) &&
+	    n == sizeof(oom_exec) - 1 && memcmp(p, oom_exec, n) == 0) {
+		/* ... and EXEC of a queue that may add memory. */
+		x->own = 1;
+		mclient_reset(mc);
+		why = NULL;
+	} else
 		why = NULL;
 	/* Refused: EXEC aborts the transaction, with the reason (its
 	 * code kept, as Redis's execCommandAbort words it). */
@@ -4443,8 +4479,13 @@ srun_send(struct srun *r, int i, const size_t *ks, size_t nk)
 		av[b] = malloc((size_t)argc[b] * sizeof(*av[b]));
 		FUZZ_CHECK(av[b] != NULL);
 		log_argv(&r->reqs, ks[b], av[b], argc[b]);
-		if (!srun_allowed(argc[b], av[b])) {
-			/* The run ends before it. */
+		cmd = command_of_argv(argc[b], av[b]);
+		if (!srun_allowed(argc[b], av[b]) || (s->mc.multi &&
+		    cmd != NULL && strcmp(command_fullname(cmd, name),
+		    "client|unblock") == 0)) {
+			/* The run ends before it (CLIENT UNBLOCK queued in
+			 * MULTI would end a wait at EXEC, which the model
+			 * does not follow). */
 			r->stop = 1;
 			free(av[b]);
 			nk = b;
