@@ -17,6 +17,16 @@ from tiny_mp_cache import TinyCache, spawn
 # themselves when their parent goes away).
 TEST_TIME_LIMIT = float(os.environ.get("TMC_TEST_TIME_LIMIT", "300"))
 
+# make check-installed runs these tests in a venv with the package
+# installed from its wheel: they must import that copy, not the build
+# tree's.
+_VENV = os.environ.get("TMC_INSTALLED_VENV")
+if _VENV and not os.path.realpath(tiny_mp_cache.__file__).startswith(
+        os.path.realpath(_VENV) + os.sep):
+    raise pytest.UsageError(
+        f"tiny_mp_cache was imported from {tiny_mp_cache.__file__}, not "
+        f"from the venv {_VENV}: unset PYTHONPATH")
+
 
 def backends():
     """The event backends to test: $TMC_BACKENDS (set by make check)."""
