@@ -3523,6 +3523,17 @@ model_proc_of(const struct command *cmd)
 	return NULL;
 }
 
+/* The commands a client in MULTI may still run over maxmemory. */
+static int
+oom_exempt_in_multi(const struct command *cmd)
+{
+	char name[64];
+
+	command_fullname(cmd, name);
+	return strcmp(name, "exec") == 0 || strcmp(name, "discard") == 0 ||
+	    strcmp(name, "quit") == 0;
+}
+
 /* Whether a queued request may add memory (EXEC of it is refused over
  * maxmemory, as in Redis). */
 static int
@@ -3604,10 +3615,10 @@ model_command(struct model *m, struct mclient *mc, struct server *srv,
 		why = "Command not allowed inside a transaction";
 	else if (srv->evictor.maxmemory != 0 && n == sizeof(oom) - 1 &&
 	    memcmp(p, oom, n) == 0 && ((cmd->flags & CMD_DENYOOM) ||
-	    (mc->multi && model_proc_of(cmd) != m_exec &&
-	    !multi_runs_now(cmd))))
+	    (mc->multi && !oom_exempt_in_multi(cmd))))
 		/* Over maxmemory with nothing to evict: a command that may
-		 * add memory is refused, and in MULTI nothing is queued. */
+		 * add memory is refused, and in MULTI all but EXEC, DISCARD
+		 * and QUIT (MULTI and WATCH too, as in Redis). */
 		x->own = 1;
 	else if (srv->evictor.maxmemory != 0 && model_proc_of(cmd) ==
 	    m_exec && mc->multi && queue_denyoom(&mc->queue) &&

@@ -70,10 +70,12 @@ CASES: List[Case] = [
          C("EXISTS", "a")),
     Case("multi-quit", C("MULTI") + C("SET", "k", "1") + C("QUIT"),
          sentinel=False),
-    # Over maxmemory, nothing is queued (not even a read), as in Redis.
+    # Over maxmemory, nothing is queued (not even a read), as in Redis;
+    # a nested MULTI and a WATCH get the OOM error too.
     Case("multi-over-maxmemory", C("SET", "k", "1") +
          C("CONFIG", "SET", "maxmemory", "1") + C("MULTI") + C("GET", "k") +
          C("PING") + C("EXEC") + C("MULTI") + C("DISCARD") +
+         C("MULTI") + C("MULTI") + C("WATCH", "k") + C("EXEC") +
          C("CONFIG", "SET", "maxmemory", "0") + C("GET", "k")),
 ]
 
