@@ -8,10 +8,15 @@ with the interface of :class:`queue.Queue` and
     item = q.get()                     # BLPOP jobs 0: waits, no polling
     q.get(timeout=1.5)                 # raises queue.Empty after 1.5 s
 
+    jobs = Queue("127.0.0.1:5002", "jobs", serializer="json")
+    jobs.put({"id": 1})                # RPUSH jobs '{"id":1}'
+    jobs.get()                         # {'id': 1}
+
 Every command it sends is one Redis 7 has, so the same code runs against a
 redis-server. The keys it uses: the list ``name``; in reliable mode also,
 for each consumer process, ``name:processing:<id>`` (the items it holds)
-and ``name:alive:<id>`` (its heartbeat, a key with a ttl).
+and ``name:alive:<id>`` (its heartbeat, a key with a ttl); with a
+serializer, ``name:undecodable`` (the items a plain get could not decode).
 """
 
 from __future__ import annotations
@@ -24,15 +29,24 @@ import socket
 import threading
 import weakref
 from collections import deque
-from typing import (Any, Deque, Dict, Iterable, List, Optional, Tuple,
-                    Union)
+from typing import (Any, Callable, Deque, Dict, Iterable, List, NoReturn,
+                    Optional, Tuple, Union, cast)
 
-from .client import Address, ReplyError, TinyCache, TinyCacheError, Value
+from .client import (Address, ReplyError, Serializer, TinyCache,
+                     TinyCacheError, Value, _codec)
 
 __all__ = ["Queue"]
 
 _PROCESSING = ":processing:"
 _ALIVE = ":alive:"
+_UNDECODABLE = ":undecodable"
+
+# The value of a held item (reliable mode) its serializer could not decode.
+_UNDECODED = object()
+
+# A held item (reliable mode): its bytes as stored, what get returned for
+# it (_UNDECODED if its loads raised), and the processing list it is in.
+_Held = Tuple[bytes, Any, str]
 
 # A consumer id: "<pid>-<12 hex digits>". recover() acts only on keys whose
 # suffix has this form, so a queue whose name starts with another queue's
@@ -136,26 +150,53 @@ class _Consumer:
 
 class _Local(threading.local):
     """A thread's own connection and, in reliable mode, the items it got
-    and has not acknowledged yet (oldest first) with the processing list
-    each is in, for this process."""
+    and has not acknowledged yet (oldest first; see _Held), for this
+    process."""
 
     pid = -1
     client: TinyCache
-    pending: Deque[Tuple[bytes, str]]
+    pending: Deque[_Held]
 
 
 class Queue:
-    """A FIFO queue of bytes items in the list ``name`` on a tiny-mp-cache
+    """A FIFO queue of items in the list ``name`` on a tiny-mp-cache
     (or Redis 7) server, shared by any number of processes: the interface
     of :class:`queue.Queue` and :class:`multiprocessing.Queue`.
 
     ``Queue("127.0.0.1:5002", "jobs")``: ``addr`` as for
     :class:`~tiny_mp_cache.TinyCache`, whose options ``connect_timeout``,
-    ``timeout``, ``password`` and ``username`` it takes too. Creating it
-    sends nothing. Items are bytes (``bytearray`` and ``memoryview`` are
-    accepted by ``put``); ``get`` returns ``bytes``. (Were a serializer
-    given to :class:`TinyCache`, ``put`` would pass each item through its
-    ``dumps`` and ``get`` through its ``loads``; there is none yet.)
+    ``timeout``, ``password``, ``username`` and ``serializer`` it takes
+    too. Creating it sends nothing. Items are bytes by default
+    (``bytearray`` and ``memoryview`` are accepted by ``put``); ``get``
+    returns ``bytes``.
+
+    Values beyond bytes: ``serializer=`` takes what TinyCache's does,
+    ``"str"``, ``"json"``, ``"pickle"`` or an object with ``dumps`` and
+    ``loads`` (:class:`~tiny_mp_cache.Serializer`): ``put`` and
+    ``put_many`` store each item as its ``dumps`` returns it (an item it
+    cannot encode raises before anything is sent), ``get`` and
+    ``get_many`` return each through its ``loads``, and ``ack`` takes
+    what ``get`` returned. *Warning:* as with TinyCache, unpickling runs
+    whatever code the pickled bytes ask for: with ``serializer="pickle"``,
+    anyone who can write to the server can make every consumer run code
+    of their choice; use it only when every writer is trusted. An item a
+    get cannot decode (raw bytes another client put, say) raises the
+    serializer's error (``UnicodeDecodeError``, ``json.JSONDecodeError``,
+    ``pickle.UnpicklingError``...) and is not lost:
+
+    - plain mode: ``get`` appends it to the list ``name:undecodable``
+      (``Queue(addr, name + ":undecodable")`` reads it) before raising,
+      so the queue goes on (a connection that breaks then loses it, as
+      it may lose any item of a plain get);
+    - reliable mode: it stays held in this process's processing list, as
+      any item got: ``task_done()`` acknowledges it (it is the oldest
+      item this thread holds unless others are not acknowledged yet),
+      ``close()`` and ``recover()`` hand it back to the queue;
+    - ``get_many`` raises only when the first item it takes cannot be
+      decoded (then as ``get``, and the items taken with it go back to
+      the head of the queue); an undecodable later item goes back to the
+      head of the queue (with those taken after it), for the next get to
+      raise, and the items before it are returned.
 
     - ``put(item)`` appends (RPUSH); the queue is unbounded, so it never
       blocks (``block`` and ``timeout`` are accepted and ignored).
@@ -215,7 +256,8 @@ class Queue:
                  heartbeat: float = 10.0, connect_timeout: float = 2.0,
                  timeout: Optional[float] = None,
                  password: Optional[Union[str, bytes]] = None,
-                 username: Optional[str] = None) -> None:
+                 username: Optional[str] = None,
+                 serializer: Union[None, str, Serializer] = None) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be str, not {type(name).__name__}")
         if isinstance(heartbeat, bool) or \
@@ -232,6 +274,11 @@ class Queue:
         self._options: Dict[str, Any] = {
             "connect_timeout": connect_timeout, "timeout": timeout,
             "password": password, "username": username}
+        # The clients stay raw: the Queue encodes and decodes itself, so
+        # that it keeps each held item's bytes as stored (for LREM) and
+        # can set aside one that does not decode. None for raw bytes.
+        self._serializer_arg = serializer
+        self._serializer, self._dump, self._load = _codec(serializer)
         # Checks the address and the options (TinyCache connects lazily).
         self._display = TinyCache(addr, **self._options).address
         self._local = _Local()
@@ -242,28 +289,27 @@ class Queue:
 
     # ---- queue.Queue / multiprocessing.Queue ----
 
-    def put(self, item: Value, block: bool = True,
+    def put(self, item: Any, block: bool = True,
             timeout: Optional[float] = None) -> None:
         """Append item to the tail of the queue (RPUSH). Never blocks:
         the queue is unbounded (``block`` and ``timeout`` are there for
-        the interface). Never retried after sending."""
-        self._state().client.push(self._name, item)
+        the interface). With a serializer, item is what its ``dumps``
+        takes. Never retried after sending."""
+        client = self._state().client
+        client.push(self._name, self._encode(item))
 
-    def put_nowait(self, item: Value) -> None:
+    def put_nowait(self, item: Any) -> None:
         """The same as ``put(item)``."""
         self.put(item)
 
-    def put_many(self, items: Iterable[Value]) -> None:
+    def put_many(self, items: Iterable[Any]) -> None:
         """Append items in order, many per round trip (RPUSH with up to
         1000 items or about 1 MB each; each RPUSH is atomic, the whole
         batch is not: a get may see part of it). Every item is checked
-        before anything is sent. Never retried after sending."""
-        batch = list(items)
-        for item in batch:
-            if not isinstance(item, (bytes, bytearray, memoryview)):
-                raise TypeError(
-                    f"item must be bytes, not {type(item).__name__}")
+        (encoded, with a serializer) before anything is sent. Never
+        retried after sending."""
         client = self._state().client
+        batch = [self._encode(item) for item in items]
         start = 0
         while start < len(batch):
             end, size = start, 0
@@ -274,7 +320,7 @@ class Queue:
             client.push(self._name, *batch[start:end])
             start = end
 
-    def get(self, block: bool = True, timeout: Optional[float] = None) -> bytes:
+    def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
         """Remove and return the item at the head of the queue.
 
         ``block=True`` (the default) waits while the queue is empty: for
@@ -286,33 +332,58 @@ class Queue:
         Reliable mode: the item is also moved, atomically, to this
         process's processing list; ``ack(item)`` or ``task_done()``
         removes it from there once done.
+
+        With a serializer, the item as its ``loads`` returns it; one it
+        cannot decode raises its error and is not lost: plain mode, it is
+        appended to the list ``name:undecodable`` first; reliable mode, it
+        stays held, for ``task_done()`` (see the class's documentation).
         """
         state = self._state()
+        client = state.client
         wait = timeout if block else 0
+        load = self._load
         if not self._reliable:
-            item = state.client.take(self._name, wait)
-        else:
-            consumer = self._start_consumer()
+            raw = client.take(self._name, wait)
+            if raw is None:
+                raise _queue.Empty
+            if load is None:
+                return raw
             try:
-                item = state.client.take(
-                    self._name, wait, into=consumer.processing)
-            except _NOT_SENT:
+                return load(raw)
+            except Exception:
+                client.push(self._name + _UNDECODABLE, raw)
                 raise
-            except BaseException:
-                self._retire(consumer)
-                raise
-            if item is not None:
-                state.pending.append((item, consumer.processing))
-        if item is None:
+        consumer = self._start_consumer()
+        into = consumer.processing
+        try:
+            raw = client.take(self._name, wait, into=into)
+        except _NOT_SENT:
+            raise
+        except BaseException:
+            self._retire(consumer)
+            raise
+        if raw is None:
             raise _queue.Empty
-        return item
+        if load is None:
+            state.pending.append((raw, raw, into))
+            return raw
+        try:
+            value = load(raw)
+        except Exception:
+            state.pending.append((raw, _UNDECODED, into))
+            raise
+        except BaseException:
+            self._retire(consumer)      # held, unknown to us: as a get's
+            raise
+        state.pending.append((raw, value, into))
+        return value
 
-    def get_nowait(self) -> bytes:
+    def get_nowait(self) -> Any:
         """``get(block=False)``: the head item, or :class:`queue.Empty`."""
         return self.get(False)
 
     def get_many(self, max_items: int,
-                 timeout: Optional[float] = None) -> List[bytes]:
+                 timeout: Optional[float] = None) -> List[Any]:
         """Remove and return up to max_items items from the head, in
         order, waiting while the queue is empty as :meth:`get` does (for
         ever with ``timeout=None``; ``timeout=0`` does not wait).
@@ -323,6 +394,15 @@ class Queue:
         mode: each item is moved to the processing list on its own
         (BLMOVE, then LMOVE), one round trip each, and must be
         acknowledged on its own.
+
+        With a serializer, each item as its ``loads`` returns it. Raises
+        the serializer's error only when the first item cannot be decoded
+        (which is then set aside or held as by :meth:`get`; the others
+        taken go back to the head of the queue). An undecodable later
+        item goes back to the head of the queue, with those taken after
+        it (in reliable mode out of the processing list, atomically, by
+        MULTI/EXEC), for the next get to raise; the items before it are
+        returned.
         """
         if type(max_items) is not int:
             raise TypeError(
@@ -331,28 +411,56 @@ class Queue:
             raise ValueError(f"max_items must be > 0, not {max_items}")
         state = self._state()
         client = state.client
+        values: List[Any]
+        error: Optional[Exception]
         if not self._reliable:
-            items = client.take_many(self._name, max_items, timeout)
-        else:
-            consumer = self._start_consumer()
-            into = consumer.processing
+            raws = client.take_many(self._name, max_items, timeout)
+            if not raws:
+                raise _queue.Empty
+            if self._load is None:
+                return raws
+            values, error = self._decode(raws)
+            if error is None:
+                return values
+            if values:
+                self._put_back(client, raws[len(values):], None)
+                return values
+            self._put_back(client, raws[1:], None)
+            client.push(self._name + _UNDECODABLE, raws[0])
+            raise error
+        consumer = self._start_consumer()
+        into = consumer.processing
+        try:
+            first = client.take(self._name, timeout, into=into)
+            raws = [] if first is None else [first]
+            while raws and len(raws) < max_items:
+                raw = client.take(self._name, 0, into=into)
+                if raw is None:
+                    break
+                raws.append(raw)
+        except _NOT_SENT:
+            raise
+        except BaseException:
+            self._retire(consumer)
+            raise
+        if not raws:
+            raise _queue.Empty
+        values, error = raws, None
+        if self._load is not None:
+            # Until they are held (in state.pending), the items taken are
+            # in the processing list unknown to us: any failure retires.
             try:
-                first = client.take(self._name, timeout, into=into)
-                items = [] if first is None else [first]
-                while items and len(items) < max_items:
-                    item = client.take(self._name, 0, into=into)
-                    if item is None:
-                        break
-                    items.append(item)
-            except _NOT_SENT:
-                raise
+                values, error = self._decode(raws)
+                if error is not None:
+                    self._put_back(client, raws[max(len(values), 1):], into)
             except BaseException:
                 self._retire(consumer)
                 raise
-            state.pending.extend((item, into) for item in items)
-        if not items:
-            raise _queue.Empty
-        return items
+        if error is not None and not values:
+            state.pending.append((raws[0], _UNDECODED, into))
+            raise error
+        state.pending.extend(zip(raws, values, [into] * len(values)))
+        return values
 
     def qsize(self) -> int:
         """The number of items in the queue now (LLEN); in reliable mode
@@ -404,7 +512,7 @@ class Queue:
 
     # ---- Reliable mode ----
 
-    def ack(self, item: Value) -> bool:
+    def ack(self, item: Any) -> bool:
         """Acknowledge an item this process got in reliable mode: remove
         it from this process's processing list (LREM ... 1 item).
 
@@ -413,45 +521,42 @@ class Queue:
         consumer's heartbeat had expired (another consumer may be
         processing it). Plain mode: True, nothing is sent (the item left
         the server when ``get`` returned it). Never retried after sending.
+
+        With a serializer, item is what ``get`` returned (the same object,
+        or one equal to it): the bytes removed are those the item was
+        stored as, kept when this thread got it (the held item that is
+        item itself first, else the oldest held item equal to it; an
+        item this thread does not hold is encoded with ``dumps`` and
+        looked for as those bytes).
         """
-        if not isinstance(item, (bytes, bytearray, memoryview)):
-            raise TypeError(f"item must be bytes, not {type(item).__name__}")
+        if self._dump is None and \
+                not isinstance(item, (bytes, bytearray, memoryview)):
+            _bad_item(item)
         state = self._state()
         if not self._reliable:
             return True
-        value = bytes(item)
-        key = None
-        for i, (held, where) in enumerate(state.pending):
-            if held == value:
-                key = where
-                del state.pending[i]
-                break
+        index = self._held_index(state.pending, item)
+        if index is not None:
+            raw, _, key = state.pending[index]
+            del state.pending[index]
+            return self._remove(state, key, raw)
         consumer = self._consumer
-        if key is None:
-            if consumer is None or consumer.pid != os.getpid():
-                return False
-            key = consumer.processing
-        try:
-            removed = state.client.execute(
-                "LREM", key, 1, item)
-        except _NOT_SENT:
-            raise
-        except BaseException:
-            if consumer is not None and consumer.processing == key:
-                self._retire(consumer)
-            raise
-        return bool(removed)
+        if consumer is None or consumer.pid != os.getpid():
+            return False
+        return self._remove(state, consumer.processing, self._encode(item))
 
     def task_done(self) -> None:
         """Acknowledge the oldest item this thread got and has not
-        acknowledged (reliable mode; see :meth:`ack`). Raises ValueError
-        when there is none. Does nothing in plain mode."""
+        acknowledged (reliable mode; see :meth:`ack`), one whose get
+        raised because it could not be decoded included. Raises
+        ValueError when there is none. Does nothing in plain mode."""
         state = self._state()
         if not self._reliable:
             return
         if not state.pending:
             raise ValueError("task_done() called too many times")
-        self.ack(state.pending[0][0])
+        raw, _, key = state.pending.popleft()
+        self._remove(state, key, raw)
 
     def recover(self) -> int:
         """Move the items of dead consumers back to the head of the queue
@@ -503,6 +608,13 @@ class Queue:
         return self._reliable
 
     @property
+    def serializer(self) -> Optional[Any]:
+        """The serializer items go through (as
+        :attr:`TinyCache.serializer <tiny_mp_cache.TinyCache.serializer>`),
+        or None for raw bytes."""
+        return self._serializer
+
+    @property
     def consumer_id(self) -> Optional[str]:
         """This process's consumer id in reliable mode once it has got
         from the queue (its keys are ``name:processing:<id>`` and
@@ -513,9 +625,14 @@ class Queue:
         return consumer.id
 
     def __getstate__(self) -> Dict[str, Any]:
-        return {"addr": self._addr, "name": self._name,
-                "reliable": self._reliable, "heartbeat": self._heartbeat,
-                **self._options}
+        state: Dict[str, Any] = {"addr": self._addr, "name": self._name,
+                                 "reliable": self._reliable,
+                                 "heartbeat": self._heartbeat,
+                                 **self._options}
+        # A built-in serializer pickles as its name, another as itself.
+        if self._serializer_arg is not None:
+            state["serializer"] = self._serializer_arg
+        return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
@@ -546,6 +663,90 @@ class Queue:
             state.pending = deque()
             state.pid = pid
         return state
+
+    def _encode(self, item: Any) -> Value:
+        """item as the bytes to store: through the serializer's dumps, or
+        checked to be bytes-like (TypeError saying what to do if not)."""
+        dump = self._dump
+        if dump is None:
+            if not isinstance(item, (bytes, bytearray, memoryview)):
+                _bad_item(item)
+            return item
+        return dump(item)
+
+    def _decode(self, raws: List[bytes]
+                ) -> Tuple[List[Any], Optional[Exception]]:
+        """The items raws stand for, through the serializer's loads, up
+        to the first it cannot decode, and the error it raised for that
+        one (None if there was none)."""
+        load = cast(Callable[[bytes], Any], self._load)
+        values: List[Any] = []
+        for raw in raws:
+            try:
+                values.append(load(raw))
+            except Exception as e:
+                return values, e
+        return values, None
+
+    def _put_back(self, client: TinyCache, raws: List[bytes],
+                  into: Optional[str]) -> None:
+        """Put items taken from the head of the queue back there, in
+        their order: plain mode (into None) one LPUSH; reliable mode out
+        of the processing list into at the same time, atomically (MULTI,
+        LREM into -1 per item, LPUSH, EXEC: another thread of this
+        process may have moved items there since)."""
+        if not raws:
+            return
+        back = raws[::-1]
+        if into is None:
+            client.execute("LPUSH", self._name, *back)
+            return
+        client.execute("MULTI")
+        try:
+            for raw in back:
+                client.execute("LREM", into, -1, raw)
+            client.execute("LPUSH", self._name, *back)
+        except BaseException:
+            try:
+                client.execute("DISCARD")
+            except (TinyCacheError, OSError):
+                pass
+            raise
+        client.execute("EXEC")
+
+    def _held_index(self, pending: Deque[_Held], item: Any) -> Optional[int]:
+        """The index in pending of the oldest held item that item is:
+        the same bytes without a serializer; with one, the same object
+        as a get returned, else an equal one."""
+        if self._dump is None:
+            value = bytes(item)
+            for i, (raw, _, _) in enumerate(pending):
+                if raw == value:
+                    return i
+            return None
+        for i, (_, held, _) in enumerate(pending):
+            if held is item:
+                return i
+        for i, (_, held, _) in enumerate(pending):
+            if held is not _UNDECODED and _equal(held, item):
+                return i
+        return None
+
+    def _remove(self, state: _Local, key: str, raw: Value) -> bool:
+        """Remove one held item, as the bytes raw, from the processing
+        list key (LREM key 1 raw); whether it was there. A failure once
+        the command may have reached the server retires the consumer
+        whose list that is (see _retire)."""
+        consumer = self._consumer
+        try:
+            removed = state.client.execute("LREM", key, 1, raw)
+        except _NOT_SENT:
+            raise
+        except BaseException:
+            if consumer is not None and consumer.processing == key:
+                self._retire(consumer)
+            raise
+        return bool(removed)
 
     def _start_consumer(self) -> _Consumer:
         """This process's consumer, started on first use (the heartbeat
@@ -579,3 +780,26 @@ class Queue:
             self._consumer = None
             self._retired.append(consumer)
         consumer.retire()
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """a == b, as a bool; False when comparing them raises (an array's
+    == gives no single truth value, say)."""
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _bad_item(item: object) -> NoReturn:
+    """Raise the TypeError of an item that is not bytes-like, given to a
+    Queue without a serializer: what to do instead."""
+    kind = type(item).__name__
+    if isinstance(item, str):
+        hint = ("encode it (item.encode()) or pass serializer='str' (or "
+                "'json', 'pickle') to Queue")
+    else:
+        hint = ("pass serializer='json' or 'pickle' to Queue, or encode it "
+                "yourself (e.g. json.dumps(item).encode())")
+    raise TypeError(
+        f"item must be bytes, bytearray or memoryview, not {kind}: {hint}")

@@ -5,8 +5,11 @@
 # binary and empty items, timeouts, a waiting get served as the item is put
 # (no polling), the client's timeout never cutting a blocking wait short, a
 # connection that breaks during a blocking take, pickling into Pool and
-# spawn children, and reliable mode (ack, task_done, recover after SIGKILL).
+# spawn children, reliable mode (ack, task_done, recover after SIGKILL), and
+# serializer= (encoding, decoding, ack of a decoded value by the bytes stored,
+# items that do not decode set aside or held, never lost).
 
+import json
 import multiprocessing as mp
 import os
 import pickle
@@ -797,3 +800,231 @@ def test_reliable_exit_hands_back(addr, cache):
     assert item == "a" and cid
     assert cache.lrange("jobs") == [b"a", b"b"]
     assert cache.keys("jobs:*") == []
+
+
+# ---- Queue(serializer=...): values beyond bytes ----
+
+class Tagged:
+    """A custom serializer instance with state (pickled as itself)."""
+
+    def __init__(self, tag):
+        self.tag = tag
+
+    def dumps(self, obj):
+        return self.tag + json.dumps(obj).encode()
+
+    def loads(self, data):
+        if not data.startswith(self.tag):
+            raise ValueError(f"untagged: {data!r}")
+        return json.loads(data[len(self.tag):])
+
+
+SERIALIZED = {
+    "json": ([{"a": [1, 2.5], "b": "\u00e9t\u00e9"}, None, 1, "s", []],
+             lambda v: json.dumps(v, ensure_ascii=False,
+                                  separators=(",", ":")).encode()),
+    "str": (["text", "\u00e9t\u00e9 \U0001f600", "", "0"], str.encode),
+    "pickle": ([{"a": (1, 2.5), "b": {3}}, None, b"raw", [1, "x"], 0],
+               lambda v: pickle.dumps(v, protocol=5)),
+}
+
+
+@pytest.mark.parametrize("name", ["json", "str", "pickle"])
+def test_serializer_builtins(addr, cache, name):
+    values, dumps = SERIALIZED[name]
+    with Queue(addr, "jobs", serializer=name) as jobs:
+        assert jobs.serializer is TinyCache(addr, serializer=name).serializer
+        jobs.put(values[0])
+        jobs.put_nowait(values[1])
+        jobs.put_many(values[2:])
+        assert cache.lrange("jobs") == [dumps(v) for v in values]
+        assert jobs.get() == values[0]
+        assert jobs.get_nowait() == values[1]
+        assert jobs.get(timeout=5) == values[2]
+        assert jobs.get_many(99) == values[3:]
+        jobs.put_many(values)
+        assert jobs.get_many(99, timeout=0) == values
+        with pytest.raises(queue.Empty):
+            jobs.get(timeout=0.01)
+        assert jobs.ack(values[0]) is True          # plain: nothing sent
+
+
+def test_serializer_custom(addr, cache):
+    with Queue(addr, "jobs", serializer=Tagged(b"v1:")) as jobs:
+        jobs.put({"n": 1})
+        assert cache.lrange("jobs") == [b'v1:{"n": 1}']
+        copy = pickle.loads(pickle.dumps(jobs))     # pickled as itself
+        assert isinstance(copy.serializer, Tagged) and copy.serializer.tag == b"v1:"
+        assert copy.get() == {"n": 1}
+        copy.close()
+
+
+def test_serializer_none_type_error_says_what_to_do(addr, q):
+    assert q.serializer is None
+    for call in (q.put, q.put_nowait, lambda v: q.put_many([b"ok", v])):
+        with pytest.raises(TypeError) as ei:
+            call("text")
+        msg = str(ei.value)
+        assert msg.startswith("item must be bytes, bytearray or memoryview, not str")
+        assert "item.encode()" in msg and "serializer='str'" in msg and "Queue" in msg
+        with pytest.raises(TypeError) as ei:
+            call({"a": 1})
+        assert "not dict" in str(ei.value) and "serializer='json'" in str(ei.value)
+    with Queue(addr, "jobs", reliable=True) as jobs:
+        with pytest.raises(TypeError, match="serializer='str'"):
+            jobs.ack("text")
+    assert q.empty()                               # nothing was sent
+
+
+def test_serializer_encode_errors(addr, cache):
+    class StrOut:
+        dumps = staticmethod(json.dumps)            # returns str
+        loads = staticmethod(json.loads)
+
+    with Queue(addr, "jobs", serializer="str") as s, \
+            Queue(addr, "jobs", serializer="json") as j, \
+            Queue(addr, "jobs", serializer=StrOut) as o:
+        with pytest.raises(TypeError, match="serializer='str' stores str.*'json'"):
+            s.put(1)
+        with pytest.raises(TypeError, match="serializer='str'"):
+            s.put_many(["ok", b"bytes"])
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            j.put(object())
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            j.put_many([1, 2, {3}])
+        with pytest.raises(TypeError, match=r"dumps\(\) must return bytes.*not str"):
+            o.put(1)
+    assert cache.len() == 0                        # nothing was sent
+    with pytest.raises(ValueError, match="unknown serializer 'yaml'"):
+        Queue(addr, "jobs", serializer="yaml")
+    with pytest.raises(TypeError, match="dumps"):
+        Queue(addr, "jobs", serializer=object())
+
+
+def test_serializer_pickles_by_name(addr):
+    jobs = Queue(addr, "jobs", serializer="json", reliable=True)
+    data = pickle.dumps(jobs)
+    assert b"_JsonSerializer" not in data and b"json" in data
+    copy = pickle.loads(data)
+    assert copy.serializer is jobs.serializer and copy.reliable
+    assert copy.__getstate__()["serializer"] == "json"
+    for x in (jobs, copy):
+        x.close()
+
+
+def test_serializer_pool_spawn(addr):
+    # Workers of a spawn Pool get the queue pickled with its serializer.
+    with Queue(addr, "jobs", serializer="json") as jobs:
+        with mp.get_context("spawn").Pool(2) as pool:
+            res = pool.map_async(_pool_get, [jobs] * 4)
+            jobs.put_many([{"n": i} for i in range(4)])
+            assert sorted(r["n"] for r in res.get(60)) == [0, 1, 2, 3]
+
+
+def test_reliable_ack_removes_the_bytes_stored(addr, cache):
+    # ack() of a decoded value removes the bytes the item was stored as,
+    # which another writer may have spelled otherwise than dumps would.
+    with Queue(addr, "jobs", reliable=True, heartbeat=5,
+               serializer="json") as jobs:
+        cache.push("jobs", b'{"b": 1,  "a": [2]}', b"[1]", b"[1.0]")
+        v = jobs.get()
+        assert v == {"b": 1, "a": [2]}
+        processing = f"jobs:processing:{jobs.consumer_id}"
+        assert cache.lrange(processing) == [b'{"b": 1,  "a": [2]}']
+        assert jobs.ack(v) is True
+        assert cache.lrange(processing) == []
+        one, one_f = jobs.get(), jobs.get()
+        assert one == one_f == [1]                 # equal values
+        assert jobs.ack(one_f) is True             # the same object first
+        assert cache.lrange(processing) == [b"[1]"]
+        assert jobs.ack([1]) is True               # an equal one
+        assert cache.lrange(processing) == []
+        assert jobs.ack({"x": 1}) is False         # not held
+        # An item another thread got is looked for as dumps encodes it.
+        jobs.put({"t": 1})
+        got = []
+        t = threading.Thread(target=lambda: got.append(jobs.get(timeout=10)))
+        t.start()
+        t.join(10)
+        assert got == [{"t": 1}]
+        assert jobs.ack({"t": 1}) is True
+        assert cache.lrange(processing) == []
+        jobs.put_many([{"k": 1}, {"k": 2}])
+        assert jobs.get_many(2) == [{"k": 1}, {"k": 2}]
+        jobs.task_done()                           # the oldest
+        assert cache.lrange(processing) == [b'{"k":2}']
+        jobs.task_done()
+        assert cache.lrange(processing) == []
+
+
+@pytest.mark.parametrize("name, bad, error", [
+    ("json", b"{bad", json.JSONDecodeError),
+    ("str", b"\xff", UnicodeDecodeError),
+    ("pickle", b"junk", pickle.UnpicklingError),
+])
+def test_plain_get_sets_undecodable_aside(addr, cache, name, bad, error):
+    # A plain get that cannot decode the item raises the serializer's
+    # error after appending the item to name:undecodable; the queue goes on.
+    values, dumps = SERIALIZED[name]
+    with Queue(addr, "jobs", serializer=name) as jobs:
+        cache.push("jobs", bad, dumps(values[0]))
+        with pytest.raises(error):
+            jobs.get()
+        assert cache.lrange("jobs:undecodable") == [bad]
+        assert jobs.get() == values[0]
+        with Queue(addr, "jobs:undecodable") as dead:
+            assert dead.get_nowait() == bad
+
+
+def test_reliable_undecodable_stays_held(addr, cache):
+    with Queue(addr, "jobs", reliable=True, heartbeat=5,
+               serializer="json") as jobs:
+        cache.push("jobs", b"\xff bad", b"[2]")
+        with pytest.raises(UnicodeDecodeError):
+            jobs.get()
+        cid = jobs.consumer_id
+        processing = f"jobs:processing:{cid}"
+        assert cache.lrange(processing) == [b"\xff bad"]
+        assert jobs.get() == [2]
+        assert jobs.consumer_id == cid             # not retired
+        assert jobs.ack([2]) is True
+        assert cache.lrange(processing) == [b"\xff bad"]
+        jobs.task_done()                           # drops the bad item
+        assert cache.lrange(processing) == []
+        with pytest.raises(ValueError, match="too many"):
+            jobs.task_done()
+        cache.push("jobs", b"nope")
+        with pytest.raises(json.JSONDecodeError):
+            jobs.get()
+        assert cache.lrange(processing) == [b"nope"]
+    assert cache.lrange("jobs") == [b"nope"]       # close() hands it back
+    assert cache.keys("jobs:*") == []
+
+
+@pytest.mark.parametrize("reliable", [False, True], ids=["plain", "reliable"])
+def test_get_many_undecodable(addr, cache, reliable):
+    # get_many returns the items before an undecodable one, which goes
+    # back to the head with those after it; it raises only for a first
+    # item, which is then set aside (plain) or held (reliable).
+    with Queue(addr, "jobs", reliable=reliable, heartbeat=5,
+               serializer="json") as jobs:
+        cache.push("jobs", b"[0]", b"[1]", b"bad", b"[3]", b"[4]")
+        assert jobs.get_many(10) == [[0], [1]]
+        assert cache.lrange("jobs") == [b"bad", b"[3]", b"[4]"]
+        processing = f"jobs:processing:{jobs.consumer_id}"
+        held = [b"[0]", b"[1]"] if reliable else []
+        assert cache.lrange(processing) == held
+        with pytest.raises(json.JSONDecodeError):
+            jobs.get_many(10)
+        assert cache.lrange("jobs") == [b"[3]", b"[4]"]
+        if reliable:
+            assert cache.lrange(processing) == held + [b"bad"]
+            assert cache.llen("jobs:undecodable") == 0
+        else:
+            assert cache.lrange("jobs:undecodable") == [b"bad"]
+        assert jobs.get_many(10, timeout=0) == [[3], [4]]
+        if reliable:
+            assert jobs.ack([0]) and jobs.ack([1])
+            jobs.task_done()                       # bad
+            assert jobs.ack([4]) and jobs.ack([3])
+            assert cache.lrange(processing) == []
