@@ -178,9 +178,11 @@ struct model {
 	                              * judged (several clients) */
 	char **removed;              /* keys removed, not yet judged */
 	size_t *removed_len;
-	size_t nremoved, capremoved, capremoved_len;
-	int flushed;                 /* FLUSHDB or FLUSHALL ran since the
-	                              * removals were last judged */
+	unsigned long long *removed_epoch; /* the server's flushes before
+	                              * each removal */
+	size_t nremoved, capremoved, capremoved_len, capremoved_epoch;
+	unsigned long long flushes;  /* FLUSHDB and FLUSHALL judged so far
+	                              * (several clients) */
 };
 
 /* Where key k is, or would go, in its bucket's chain. */
@@ -335,7 +337,8 @@ static int command_names_key(const struct client *c, const char *key,
  */
 static void
 model_removed(struct model *m, const char *key, size_t klen,
-    enum db_removal why, long long now, int evicting)
+    enum db_removal why, long long now, int evicting,
+    unsigned long long epoch)
 {
 	struct mkey *e;
 
@@ -344,7 +347,10 @@ model_removed(struct model *m, const char *key, size_t klen,
 		    sizeof(*m->removed));
 		grow(&m->removed_len, &m->capremoved_len, m->nremoved,
 		    sizeof(*m->removed_len));
+		grow(&m->removed_epoch, &m->capremoved_epoch, m->nremoved,
+		    sizeof(*m->removed_epoch));
 		m->removed[m->nremoved] = model_dup(key, klen);
+		m->removed_epoch[m->nremoved] = epoch;
 		m->removed_len[m->nremoved++] = klen;
 		return;
 	}
@@ -361,6 +367,17 @@ model_removed(struct model *m, const char *key, size_t klen,
 	model_del(m, key, klen);
 }
 
+/* Forget waiting removal i. */
+static void
+model_removal_drop(struct model *m, size_t i)
+{
+	free(m->removed[i]);
+	m->nremoved--;
+	m->removed[i] = m->removed[m->nremoved];
+	m->removed_len[i] = m->removed_len[m->nremoved];
+	m->removed_epoch[i] = m->removed_epoch[m->nremoved];
+}
+
 /*
  * A command looks up k, stale in the model, while removals wait: the
  * server must have removed it (one of the waiting removals names it).
@@ -375,17 +392,33 @@ model_removed_take(struct model *m, const char *k, size_t klen)
 		    memcmp(m->removed[i], k, klen) == 0)
 			break;
 	FUZZ_CHECK(i < m->nremoved);
-	free(m->removed[i]);
-	m->removed[i] = m->removed[m->nremoved - 1];
-	m->removed_len[i] = m->removed_len[--m->nremoved];
+	model_removal_drop(m, i);
 	model_del(m, k, klen);
 	m->ghosts = 1;
 }
 
 /*
+ * A flush is judged while removals wait: those the server made before
+ * it (fewer flushes then than judged now) took keys the flush took
+ * anyway, and are done with; the later ones took keys made since.
+ */
+static void
+model_removed_flush(struct model *m)
+{
+	size_t i = 0;
+
+	while (i < m->nremoved) {
+		if (m->removed_epoch[i] <= m->flushes)
+			model_removal_drop(m, i);
+		else
+			i++;
+	}
+	m->flushes++;
+}
+
+/*
  * The judging of a batch is done: each removal still waiting took a key
- * the model holds stale, or one a flush took since (the removal came
- * first).
+ * the model holds stale (those before a flush went with it).
  */
 static void
 model_removed_apply(struct model *m)
@@ -395,15 +428,12 @@ model_removed_apply(struct model *m)
 
 	for (i = 0; i < m->nremoved; i++) {
 		e = model_get(m, m->removed[i], m->removed_len[i]);
-		FUZZ_CHECK((e != NULL && model_stale(m, e)) || m->flushed);
-		if (e != NULL && model_stale(m, e)) {
-			model_del(m, m->removed[i], m->removed_len[i]);
-			m->ghosts = 1;
-		}
+		FUZZ_CHECK(e != NULL && model_stale(m, e));
+		model_del(m, m->removed[i], m->removed_len[i]);
+		m->ghosts = 1;
 		free(m->removed[i]);
 	}
 	m->nremoved = 0;
-	m->flushed = 0;
 }
 
 /* ---- The keyspace as it is, read without side effects ---- */
@@ -683,6 +713,7 @@ struct fuzz_server {
 	struct model *model;         /* told of removals; NULL: none */
 	struct prop_log *log;        /* gets what is propagated; NULL: none */
 	unsigned long long removals; /* keys expiry and eviction took */
+	unsigned long long flushes;  /* FLUSHDB and FLUSHALL it propagated */
 };
 
 enum { SRV_OPEN, SRV_LOCKED, SRV_REPLICA, SRV_COUNT };
@@ -717,7 +748,7 @@ fuzz_key_removed(void *arg, const char *key, size_t klen,
 	fs->removals++;
 	if (fs->model != NULL)
 		model_removed(fs->model, key, klen, why, srv->db.now,
-		    srv->evictor.maxmemory != 0);
+		    srv->evictor.maxmemory != 0, fs->flushes);
 	fs->removed(fs->removed_arg, key, klen, why);
 }
 
@@ -735,6 +766,8 @@ fuzz_propagate(void *arg, int argc, const struct resp_arg *argv)
 	FUZZ_CHECK(cmd != NULL && ((cmd->flags & CMD_WRITE) ||
 	    arg_is(&argv[0], "multi") || arg_is(&argv[0], "exec")));
 	FUZZ_CHECK(cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity);
+	if (arg_is(&argv[0], "flushall") || arg_is(&argv[0], "flushdb"))
+		fs->flushes++;
 	if (fs->log != NULL)
 		log_add(fs->log, argc, argv);
 }
@@ -2367,9 +2400,10 @@ m_flush(struct mcmd *x)
 		want_err(x, "syntax error");
 		return;
 	}
+	if (x->m->defer)
+		model_removed_flush(x->m);
 	model_clear(x->m);
 	x->m->ghosts = 0;
-	x->m->flushed = 1;
 	x->changed = 1;
 	resp_add_ok(x->w);
 }
@@ -4700,7 +4734,7 @@ run_clients(struct fuzz_server *fs, const uint8_t *data, size_t size,
 	world_seed(srv, m, plan);
 	replica_begin(&r.rep, plan);
 	m->defer = 1;
-	m->flushed = 0;
+	m->flushes = fs->flushes = 0;
 	fs->model = m;
 	fs->log = &r.log;
 	srun_parse(&r, data, size);
