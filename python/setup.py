@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Build the tiny_mp_cache extension with pip/setuptools, from the same C
-# sources Autotools builds (src/*.c but the programs' own files).
+# sources Autotools builds (native/*.c, and src/*.c but the programs' own
+# files).
 #
 # Two layouts, found by what sits next to this file:
 # - the repository: python/ beside ../src and ../configure.ac (whose
@@ -30,6 +31,10 @@ TOP = os.path.dirname(HERE)
 
 # The programs' own files (each has a main()), not part of the library.
 PROGRAMS = {"main.c", "check_aof.c"}
+
+# The extension's own C sources (and native.h), next to this file in
+# both layouts.
+NATIVE_SRC = "native"
 
 # The sdist's copies of the repository's files (relative to this file).
 SDIST_SRC = "csrc"
@@ -93,6 +98,13 @@ def library_c_files(src):
     but the programs'."""
     return sorted(n for n in os.listdir(src)
                   if n.endswith(".c") and n not in PROGRAMS)
+
+
+def native_sources():
+    """The extension's own C files, relative to this directory."""
+    return sorted(os.path.join(NATIVE_SRC, n)
+                  for n in os.listdir(os.path.join(HERE, NATIVE_SRC))
+                  if n.endswith(".c"))
 
 
 def library_sources():
@@ -213,7 +225,7 @@ setup(
     version=project_version(),
     ext_modules=[Extension(
         "tiny_mp_cache._native",
-        sources=["tiny_mp_cache/_native.c"] + library_sources(),
+        sources=native_sources() + library_sources(),
         include_dirs=[os.path.relpath(c_source_dir(), HERE)],
         extra_compile_args=["-std=c11"],
     )],

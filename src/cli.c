@@ -121,7 +121,9 @@ cli_parse(struct server_config *cfg, const char *prog, int n,
 		}
 		if (strcmp(args[i], "-v") == 0 ||
 		    strcmp(args[i], "--version") == 0) {
-			fprintf(out, "%s %s\n", prog, server_version());
+			/* The server's name, whatever runs it. */
+			fprintf(out, "tiny-mp-cache-server %s\n",
+			    server_version());
 			return CLI_EXIT;
 		}
 		if (strncmp(args[i], "--", 2) != 0) {

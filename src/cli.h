@@ -25,7 +25,8 @@ enum cli_status {
  * Read the options args[0..n-1] (the program name not included) into
  * cfg, as prog: every setting of the settings table is an option,
  * "--name value" or "--name=value" (its alias too), its value checked as
- * CONFIG SET checks it; -h/--help and -v/--version. Messages name prog.
+ * CONFIG SET checks it; -h/--help and -v/--version. Messages and the
+ * usage text name prog; --version names tiny-mp-cache-server.
  */
 enum cli_status cli_parse(struct server_config *cfg, const char *prog,
     int n, char *const *args, FILE *out, FILE *err);

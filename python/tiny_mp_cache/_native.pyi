@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
-# Type stubs for the C extension (see _native.c).
+# Type stubs for the C extension (see python/native/).
 
 import os
 import socket
-from typing import Any, Callable, Optional, Tuple, Type, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Type, Union
 
 _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 _Arg = Union[str, bytes, bytearray, memoryview, int]
@@ -64,6 +64,9 @@ class Server:
     def close(self) -> None: ...
     def __enter__(self) -> "Server": ...
     def __exit__(self, *exc: object) -> None: ...
+    # The server tiny-mp-cache-server's options args would run.
+    @classmethod
+    def from_command_line(cls, args: Sequence[Union[str, bytes]]) -> "Server": ...
     @property
     def port(self) -> Optional[int]: ...
     @property
@@ -87,6 +90,11 @@ def pack_command(*args: _Arg) -> bytes: ...
 # (keyword, kind, default as the server shows it, mutable, help) for each
 # setting Server() takes.
 def settings() -> Tuple[Tuple[str, str, str, bool, str], ...]: ...
+
+# The server program's options checked as it checks them: (-1, "") to
+# start, (0, text for stdout) after --help/--version, (2, text for stderr).
+def parse_command_line(prog: str, args: Sequence[Union[str, bytes]]
+                       ) -> Tuple[int, str]: ...
 
 class Lock:
     def __init__(self) -> None: ...

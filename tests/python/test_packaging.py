@@ -164,10 +164,15 @@ def test_sdist_carries_sources_version_and_licence(built: Built) -> None:
     src = os.path.join(TOP, "src")
     want = {f"csrc/{n}" for n in os.listdir(src)
             if (n.endswith(".c") and n not in PROGRAMS) or n.endswith(".h")}
+    # The extension's own sources: python/native/*.c and native.h.
+    native = os.path.join(TOP, "python", "native")
+    want |= {f"native/{n}" for n in os.listdir(native)
+             if n.endswith((".c", ".h"))}
+    assert "native/native.h" in want
     assert want <= names, sorted(want - names)
     assert not {f"csrc/{n}" for n in PROGRAMS} & names
     for name in ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md",
-                 "tiny_mp_cache/_native.c", "tiny_mp_cache/cli.py",
+                 "tiny_mp_cache/cli.py",
                  "tiny_mp_cache/__main__.py", "tiny_mp_cache/py.typed"):
         assert name in names
     assert not [n for n in names if n.startswith("..") or "/../" in n]

@@ -1,0 +1,1020 @@
+# SPDX-License-Identifier: MIT
+"""AsyncTinyCache: TinyCache for asyncio, over one pipelined connection.
+
+Requests are encoded by the bundled C codec (``pack_command``) and the
+replies parsed by it (``ReplyReader``), as TinyCache's own connection
+does. Every call writes its request at once and awaits a future; the
+connection's protocol matches the replies to the futures in order, so
+concurrent tasks on one client share one connection without waiting for
+each other's round trips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import socket
+import time
+import weakref
+from typing import (Any, AsyncIterator, Deque, Iterable, List, Mapping,
+                    Optional, Tuple, Union, cast)
+
+from ._native import IDLE_CHECK_SECONDS as _IDLE_SECONDS
+from ._native import ProtocolError as _NativeProtocolError
+from ._native import ReplyReader as _ReplyReader
+from ._native import pack_command as _pack
+from .client import (_AUTH_ERRORS, _RETRY_DELAY_MAX, _RETRY_DELAY_MIN,
+                     SCAN_COUNT, Address, AuthenticationError, ProtocolError,
+                     ReplyError, Serializer, TinyCache,
+                     TinyCacheConnectionError, TinyCacheTimeoutError,
+                     _bad_key, _bad_value, _closed_while_idle, _index_arg,
+                     _int_arg, _ttl_ms, _unpickle_client)
+
+__all__ = ["AsyncTinyCache"]
+
+_log = logging.getLogger("tiny_mp_cache")
+
+_get_running_loop = asyncio.get_running_loop
+_CancelledError = asyncio.CancelledError
+_monotonic = time.monotonic
+
+# A pending request, in the order it was written: (its future, decode its
+# bulk replies as str, None for a command safe to repeat or else its name
+# (for messages), what undoes a reply nobody awaits any more (None, or
+# (kind, key): see _Protocol.undo), the timer of the client's timeout).
+_Pending = Tuple["asyncio.Future[Any]", bool, Optional[str],
+                 Optional[Tuple[str, str]], Optional[asyncio.TimerHandle]]
+
+# How long aclose() waits for the transport to report the connection
+# closed (it flushes what is still to be written first).
+_CLOSE_WAIT = 1.0
+
+# The receive buffer of a connection (the transport reads up to this much
+# at a time), and the most a bigger one made for a big reply may take.
+_RECV_SIZE = 64 * 1024
+_RECV_MAX = 4 * 1024 * 1024
+
+
+class _Lost(Exception):
+    """The connection broke before the reply of a command safe to repeat
+    came: the caller sends it again, once, on a new connection."""
+
+
+class _Protocol(asyncio.BufferedProtocol):
+    """One connection: writes requests, matches replies to the pending
+    futures in order (a reply whose future is already done, because its
+    caller was cancelled or timed out, is dropped, or undone for a pop).
+
+    A buffered protocol: the transport receives into a buffer of ours,
+    made once, rather than into a new bytes object of its max_size
+    (256 KiB) for every read, which glibc may serve with mmap() and
+    munmap() each time: that alone could halve a single task's rate."""
+
+    def __init__(self, client: "AsyncTinyCache",
+                 loop: asyncio.AbstractEventLoop,
+                 sock: socket.socket) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.display = client._display
+        self.timeout = client._timeout
+        self.transport: Optional[asyncio.Transport] = None
+        self.reader = _ReplyReader(ReplyError)
+        self.pending: Deque[_Pending] = collections.deque()
+        # Requests written while others are in flight wait here for one
+        # send at the end of this turn of the loop.
+        self.wbuf: List[bytes] = []
+        # Where the next read goes: rbuf_small, or while a reply bigger
+        # than it is coming in, a buffer the size of what it still needs.
+        self.rbuf_small = memoryview(bytearray(_RECV_SIZE))
+        self.rbuf = self.rbuf_small
+        self.last_read = _monotonic()               # for _IDLE_SECONDS
+        self.gone: Optional[BaseException] = None   # why it closed
+        self.closed = loop.create_future()          # set when it closed
+        self.client = weakref.ref(client)
+
+    # ---- asyncio.BufferedProtocol ----
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the transport reads into."""
+        return self.rbuf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """Feed the codec the nbytes read and hand out every complete
+        reply."""
+        reader = self.reader
+        rbuf = self.rbuf
+        reader.feed(rbuf, nbytes)
+        self.last_read = _monotonic()
+        pending = self.pending
+        while pending:
+            fut, decode, once, undo, timer = pending[0]
+            try:
+                reply = reader.gets(decode)
+            except _NativeProtocolError as e:
+                self.abort(ProtocolError(f"{self.display}: {e}"))
+                return
+            if reply is False:
+                # A part of a reply: the next read into a buffer of what
+                # it still needs (up to _RECV_MAX), made once per reply.
+                need = reader.need
+                if need <= _RECV_SIZE:
+                    self.rbuf = self.rbuf_small
+                elif len(rbuf) < need and len(rbuf) < _RECV_MAX:
+                    self.rbuf = memoryview(bytearray(min(need, _RECV_MAX)))
+                return
+            pending.popleft()
+            if timer is not None:
+                timer.cancel()
+            if fut.done():
+                # Cancelled or timed out: the reply is nobody's.
+                if undo is not None and reply.__class__ is bytes:
+                    self.undo(undo, reply)
+                continue
+            if reply.__class__ is ReplyError:
+                fut.set_exception(self.reply_error(reply))
+            else:
+                fut.set_result(reply)
+        if rbuf is not self.rbuf_small:
+            self.rbuf = self.rbuf_small
+        if reader.pending:
+            self.abort(ProtocolError(
+                f"{self.display}: a reply that no command asked for"))
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        """Fail every pending call: a command safe to repeat with _Lost
+        (its caller sends it again), the others with
+        TinyCacheConnectionError; a cancelled pop whose reply never came
+        is logged, as its value may be lost."""
+        if self.gone is None:
+            self.gone = TinyCacheConnectionError(
+                f"connection to {self.display} lost"
+                + (f": {exc}" if exc is not None else ""))
+        client = self.client()
+        if client is not None and client._proto is self:
+            client._proto = None
+        self.fail_pending(self.gone, True)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # ---- Requests ----
+
+    def send(self, data: bytes, decode: bool = False,
+             once: Optional[str] = None,
+             undo: Optional[Tuple[str, str]] = None) -> "asyncio.Future[Any]":
+        """Write one request and return the future of its reply. The
+        first request while none is in flight is written at once; those
+        that follow it in the same turn of the loop go out together."""
+        loop = self.loop
+        fut = loop.create_future()
+        timer = None
+        if self.timeout is not None:
+            timer = loop.call_later(self.timeout, self.expire, fut, once,
+                                    undo)
+        pending = self.pending
+        pending.append((fut, decode, once, undo, timer))
+        if self.wbuf:
+            self.wbuf.append(data)
+        elif len(pending) == 1:
+            cast(asyncio.Transport, self.transport).write(data)
+        else:
+            self.wbuf.append(data)
+            loop.call_soon(self.flush)
+        return fut
+
+    def flush(self) -> None:
+        """Send the requests gathered in this turn of the loop."""
+        buf = self.wbuf
+        if buf and self.gone is None:
+            data = b"".join(buf) if len(buf) > 1 else buf[0]
+            buf.clear()
+            cast(asyncio.Transport, self.transport).write(data)
+
+    def expire(self, fut: "asyncio.Future[Any]", once: Optional[str],
+               undo: Optional[Tuple[str, str]]) -> None:
+        """The client's timeout ran out on a call: raise it there. The
+        request stays pending, so its reply is still matched (and
+        dropped, or undone for a pop) when it comes."""
+        if fut.done():
+            return
+        ran = ""
+        if once is not None:
+            ran = (f" to {once}, which is not retried: it may have run on "
+                   "the server")
+            if undo is not None:
+                ran += ("; if it did, the value is put back (SET NX) when "
+                        "the late reply comes")
+        fut.set_exception(TinyCacheTimeoutError(
+            f"no reply from {self.display} within {self.timeout} s{ran}"))
+
+    def undo(self, undo: Tuple[str, str], value: bytes) -> None:
+        """Put back what a pop nobody awaits took: ("pop", key) sets key
+        to value again unless it exists (SET key value NX); ("lpop",
+        name) pushes value back at the head of the list (LPUSH). Logs a
+        WARNING on logger "tiny_mp_cache" when the value is dropped."""
+        kind, key = undo
+        if self.gone is not None or self.transport is None:
+            _log.warning(
+                "a cancelled %s of %r on %s took a value "
+                "(%d bytes) that could not be put back (connection "
+                "closed): the value was dropped", kind, key, self.display,
+                len(value))
+            return
+        if kind == "pop":
+            data = _pack(b"SET", key, value, b"NX")
+        else:
+            data = _pack(b"LPUSH", key, value)
+        fut = self.send(data, False, "restore")
+        fut.add_done_callback(
+            lambda f: _undone(f, kind, key, len(value), self.display))
+
+    def reply_error(self, reply: ReplyError) -> ReplyError:
+        """The exception an error reply raises (as TinyCache's)."""
+        text = str(reply)
+        if text.startswith("NOAUTH"):
+            client = self.client()
+            if client is not None and client._auth is None:
+                text += (f" ({self.display} requires a password: pass "
+                         "AsyncTinyCache(..., password=...))")
+            return AuthenticationError(text)
+        return reply
+
+    # ---- Ending ----
+
+    def fail_pending(self, error: BaseException, broke: bool) -> None:
+        """Fail every pending call: with error itself, or when the
+        connection broke (broke), as connection_lost says. A cancelled
+        pop whose reply never came is logged: its value may be lost."""
+        pending = self.pending
+        while pending:
+            fut, decode, once, undo, timer = pending.popleft()
+            if timer is not None:
+                timer.cancel()
+            if fut.done():
+                if undo is not None:
+                    _log.warning(
+                        "the connection to %s closed before the reply of a "
+                        "cancelled %s of %r: if the server ran it, the "
+                        "value it took is lost", self.display, undo[0],
+                        undo[1])
+                continue
+            if not broke or once == "restore":
+                fut.set_exception(error)
+            elif once is None:
+                fut.set_exception(_Lost(str(error)))
+            else:
+                fut.set_exception(TinyCacheConnectionError(
+                    f"connection to {self.display} broke during {once}, "
+                    "which is not retried (it may or may not have run): "
+                    f"{error}"))
+        self.wbuf.clear()
+
+    def abort(self, error: BaseException) -> None:
+        """Close the connection at once, failing the pending calls with
+        error itself (a protocol error, or the client closing)."""
+        if self.gone is None:
+            self.gone = error
+        client = self.client()
+        if client is not None and client._proto is self:
+            client._proto = None
+        self.fail_pending(error, False)
+        if self.transport is not None:
+            self.transport.abort()
+
+
+def _undone(fut: "asyncio.Future[Any]", kind: str, key: str, size: int,
+            display: str) -> None:
+    """Log how putting back a cancelled pop's value went."""
+    if fut.cancelled():
+        return
+    error = fut.exception()
+    if error is None and fut.result() is not None:
+        _log.debug("put back the value of a cancelled %s "
+                    "of %r", kind, key)
+        return
+    why = (f"{error}" if error is not None else
+           "the key was set again meanwhile (SET NX refused)")
+    _log.warning(
+        "a cancelled %s of %r on %s took a value (%d bytes) "
+        "that could not be put back: %s; the value was dropped", kind, key,
+        display, size, why)
+
+
+# Clients of this process, to forget their connections in a forked child.
+_CLIENTS: "weakref.WeakSet[AsyncTinyCache]" = weakref.WeakSet()
+
+# Connections of a loop not running here (see _forget), their
+# descriptors closed: kept from finalization, which would warn.
+_INHERITED: List[Any] = []
+
+
+def _after_fork_in_child() -> None:
+    """Forget every connection inherited through fork()."""
+    for client in list(_CLIENTS):
+        proto, client._proto = client._proto, None
+        client._connecting = None
+        if proto is not None:
+            _forget(proto)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class AsyncTinyCache:
+    """TinyCache for asyncio: the same methods, as coroutines.
+
+    ``AsyncTinyCache(addr="127.0.0.1:5002", *, connect_timeout=2.0,
+    timeout=None, password=None, username=None, serializer=None)`` takes
+    what :class:`~tiny_mp_cache.TinyCache` takes (``"host:port"``, a Unix
+    socket path, ``redis://``, ``tcp://`` and ``unix://`` URLs; see
+    :meth:`from_url`), checked the same way, and its methods behave as
+    TinyCache's, with the same errors (:class:`ReplyError` with the
+    server's text, :class:`TinyCacheConnectionError`,
+    :class:`TinyCacheTimeoutError`, :class:`AuthenticationError`)::
+
+        async with AsyncTinyCache(srv.address) as cache:
+            await cache.set("k", b"v", ttl=60)
+            await cache.get("k")
+            async for key in cache:         # SCAN
+                ...
+
+    One connection per client, opened on the first call (retrying for up
+    to ``connect_timeout`` seconds while the server is starting, as
+    TinyCache does) and bound to the event loop that opened it (used
+    from another loop, it is replaced). Calls from many tasks at once are
+    pipelined on it: each writes its request at once and the replies are
+    handed out in order, so 100 tasks do not wait for each other's round
+    trips. Use one client per event loop; it is not thread-safe.
+
+    ``timeout`` bounds each call's wait for its reply
+    (:class:`TinyCacheTimeoutError`); unlike TinyCache, the connection is
+    kept: the late reply is matched to its call and dropped.
+
+    Cancellation (``task.cancel()``, ``asyncio.wait_for``,
+    ``asyncio.timeout``) is safe at any point: a call cancelled before
+    its request was written sends nothing; one cancelled after it has its
+    reply dropped when it comes, never handed to another call. A
+    cancelled :meth:`pop` may have run on the server: see there.
+
+    Broken connections: pending calls of the commands TinyCache retries
+    (get, set, delete, exists, keys, len, clear, get_many, set_many,
+    expire, ttl, touch, llen, peek, lrange, ping, each SCAN) are sent
+    again once on a new connection; the others (pop, pop_many, add,
+    persist, incr, decr, push, take_nowait, execute) raise
+    :class:`TinyCacheConnectionError` and the next call reconnects (one
+    of them sent on a connection the server closed while idle reconnects
+    first, as in TinyCache).
+
+    Not here: ``len(cache)``, ``key in cache``, ``cache[key]`` (and its
+    assignment and ``del``) cannot be awaited: use :meth:`len`,
+    :meth:`exists`, :meth:`get`, :meth:`set` and :meth:`delete`.
+    ``async for key in cache`` is a SCAN (:meth:`scan_iter`). The
+    blocking ``take`` and ``take_many`` (BLPOP on the shared connection
+    would hold every other call's reply back while it waits) and
+    ``lock``/``memoize`` (synchronous recipes) are TinyCache's only.
+
+    Pickling: as TinyCache, the address and options, never the
+    connection. After ``fork()`` the child forgets the parent's
+    connection (its descriptor stays open, unused) and opens its own.
+    """
+
+    def __init__(self, addr: Address = "127.0.0.1:5002", *,
+                 connect_timeout: float = 2.0,
+                 timeout: Optional[float] = None,
+                 password: Optional[Union[str, bytes]] = None,
+                 username: Optional[str] = None,
+                 serializer: Union[None, str, Serializer] = None) -> None:
+        # TinyCache checks the address and options (one place for the
+        # rules) and holds what they stand for; it never connects here.
+        sync = TinyCache(addr, connect_timeout=connect_timeout,
+                         timeout=timeout, password=password,
+                         username=username, serializer=serializer)
+        self._addr = addr
+        self._options = sync._options
+        self._family, self._sockaddr = sync._family, sync._sockaddr
+        self._display = sync._display
+        self._auth = sync._auth
+        self._username = sync._username
+        self._serializer, self._dump, self._load = \
+            sync._serializer, sync._dump, sync._load
+        self._connect_timeout = sync._connect_timeout
+        self._timeout = timeout
+        self._proto: Optional[_Protocol] = None
+        self._connecting: Optional["asyncio.Future[_Protocol]"] = None
+        _CLIENTS.add(self)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> "AsyncTinyCache":
+        """An AsyncTinyCache for a URL: ``redis://[[username]:password@]
+        host[:port][/0]``, ``tcp://host:port[/0]`` or ``unix://[[username]
+        :password@]/path[?db=0]``, checked as
+        :meth:`TinyCache.from_url <tiny_mp_cache.TinyCache.from_url>`
+        does; ``options`` are the constructor's keywords."""
+        make = cast(Any, TinyCache.from_url).__func__
+        return cast(AsyncTinyCache, make(cls, url, **options))
+
+    # ---- Strings ----
+
+    async def set(self, key: str, value: Any,
+                  ttl: Optional[float] = None) -> None:
+        """Store value under key (SET), replacing any old value and its
+        ttl; ``ttl`` in seconds as in :meth:`TinyCache.set` (``SET key
+        value PX ms``). Sent again once after a broken connection."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        if self._dump is not None:
+            value = self._dump(value)
+        elif not isinstance(value, (bytes, bytearray, memoryview)):
+            _bad_value(value)
+        if ttl is None:
+            data = _pack(b"SET", key, value)
+        else:
+            data = _pack(b"SET", key, value, b"PX", _ttl_ms(ttl))
+        # _call inlined (one coroutine a call, awaiting the future).
+        proto = self._proto
+        if proto is None or proto.loop is not _get_running_loop():
+            await self._call(data)
+            return
+        try:
+            await proto.send(data)
+        except _Lost:
+            await self._again(data)
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        """The value stored under key (GET), or ``default`` (None)."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        data = _pack(b"GET", key)
+        # _call inlined (one coroutine a call, awaiting the future).
+        proto = self._proto
+        if proto is None or proto.loop is not _get_running_loop():
+            reply = await self._call(data)
+        else:
+            try:
+                reply = await proto.send(data)
+            except _Lost:
+                reply = await self._again(data)
+        if reply is None:
+            return default
+        if self._load is None:
+            return reply
+        return self._load(reply)
+
+    async def pop(self, key: str, default: Any = None) -> Any:
+        """Atomically get and delete key (GETDEL); ``default`` (None) if
+        it is absent. Of several callers popping one key, exactly one
+        gets the value. Never sent twice.
+
+        Cancelled or timed out after its request was written, the GETDEL
+        may still run on the server. The value is never lost silently:
+        when its reply comes with a value nobody awaits any more, the
+        value is put back with ``SET key value NX`` (the key exists again,
+        as if the pop had not run); if the key was set again meanwhile,
+        NX refuses and a WARNING on logger ``"tiny_mp_cache"`` names the
+        key and says the value was dropped (as it does if the connection
+        closes before that reply came). The value is back once that reply
+        is in: a call sent on this client before it came (or by another
+        client meanwhile) may find the key absent.
+        """
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply = await self._call(_pack(b"GETDEL", key), False, "GETDEL",
+                                 ("pop", key))
+        if reply is None:
+            return default
+        if self._load is None:
+            return reply
+        return self._load(reply)
+
+    async def delete(self, *keys: str, key: Optional[str] = None) -> int:
+        """Delete the keys (DEL) and return how many existed; no keys:
+        0, nothing sent."""
+        if key is not None:
+            keys += (key,)
+        return await self._count(b"DEL", keys)
+
+    async def exists(self, *keys: str) -> int:
+        """Count the given keys that exist (EXISTS; a key given twice
+        counts twice); no keys: 0, nothing sent."""
+        return await self._count(b"EXISTS", keys)
+
+    async def touch(self, *keys: str) -> int:
+        """Count the given keys that exist and mark them as just used
+        (TOUCH); no keys: 0, nothing sent."""
+        return await self._count(b"TOUCH", keys)
+
+    async def _count(self, command: bytes, keys: Tuple[Any, ...]) -> int:
+        """command over keys (all str) and its count; no keys: 0."""
+        for key in keys:
+            if not isinstance(key, str):
+                _bad_key(key)
+        if not keys:
+            return 0
+        reply: int = await self._call(_pack(command, *keys))
+        return reply
+
+    async def keys(self, pattern: str = "*") -> List[str]:
+        """The keys matching a Redis glob pattern (KEYS), as
+        :meth:`TinyCache.keys`; prefer :meth:`scan_iter` on big
+        keyspaces."""
+        if not isinstance(pattern, str):
+            raise TypeError(f"pattern must be str, not {type(pattern).__name__}")
+        reply: List[str] = await self._call(_pack(b"KEYS", pattern), True)
+        return reply
+
+    async def len(self) -> int:
+        """The number of keys (DBSIZE). ``len(cache)`` cannot be awaited:
+        there is no ``__len__``."""
+        reply: int = await self._call(_pack(b"DBSIZE"))
+        return reply
+
+    async def clear(self) -> None:
+        """Delete every key of the server (FLUSHDB), written by any
+        client."""
+        await self._call(_pack(b"FLUSHDB"))
+
+    def scan_iter(self, pattern: str = "*",
+                  count: int = SCAN_COUNT) -> AsyncIterator[str]:
+        """``async for key in cache.scan_iter(pattern)``: the keys
+        matching pattern, a batch at a time (SCAN ... MATCH ... COUNT),
+        not a snapshot (see :meth:`TinyCache.scan_iter`). The arguments
+        are checked at once."""
+        if not isinstance(pattern, str):
+            raise TypeError(f"pattern must be str, not {type(pattern).__name__}")
+        if type(count) is not int:
+            raise TypeError(f"count must be an int, not {type(count).__name__}")
+        if count <= 0:
+            raise ValueError(f"count must be > 0, not {count}")
+        return self._scan(pattern, count)
+
+    async def _scan(self, pattern: str, count: int) -> AsyncIterator[str]:
+        """scan_iter()'s generator: SCAN until the cursor is back at 0."""
+        cursor = "0"
+        while True:
+            cursor, keys = await self._call(
+                _pack(b"SCAN", cursor, b"MATCH", pattern, b"COUNT", count),
+                True)
+            for key in keys:
+                yield key
+            if cursor == "0":
+                return
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        """``async for key in cache``: every key, by SCAN."""
+        return self.scan_iter()
+
+    # ---- Batches ----
+
+    async def get_many(self, keys: Iterable[str]) -> List[Any]:
+        """The values of keys (MGET), None where a key is absent."""
+        names = list(keys)
+        for key in names:
+            if not isinstance(key, str):
+                _bad_key(key)
+        if not names:
+            return []
+        reply: List[Any] = await self._call(_pack(b"MGET", *names))
+        return self._load_many(reply)
+
+    async def set_many(self, items: Union[Mapping[str, Any],
+                                          Iterable[Tuple[str, Any]]]) -> None:
+        """Store many keys at once (MSET) from a mapping or pairs."""
+        pairs = list(items.items() if isinstance(items, Mapping) else items)
+        args: List[Any] = [b"MSET"]
+        dump = self._dump
+        for key, value in pairs:
+            if not isinstance(key, str):
+                _bad_key(key)
+            if dump is not None:
+                value = dump(value)
+            elif not isinstance(value, (bytes, bytearray, memoryview)):
+                _bad_value(value)
+            args.append(key)
+            args.append(value)
+        if pairs:
+            await self._call(_pack(*args))
+
+    async def pop_many(self, keys: Iterable[str]) -> List[Any]:
+        """Atomically get and delete each key (pipelined GETDEL, one
+        round trip): the value where this call won the key, None where it
+        was absent. Never sent twice. A cancelled call puts back every
+        value it took, as :meth:`pop` does; so does one that fails on an
+        error reply (e.g. WRONGTYPE for one of the keys) before raising
+        the first error."""
+        names = list(keys)
+        for key in names:
+            if not isinstance(key, str):
+                _bad_key(key)
+        if not names:
+            return []
+        proto = self._proto
+        if proto is None or proto.loop is not _get_running_loop() or \
+                (not proto.pending and
+                 _monotonic() - proto.last_read >= _IDLE_SECONDS):
+            proto = await self._ready(True)
+        futs = []
+        for key in names:
+            futs.append(proto.send(_pack(b"GETDEL", key), False, "GETDEL",
+                                   ("pop", key)))
+        replies: List[Any] = []
+        error: Optional[BaseException] = None
+        try:
+            for fut in futs:
+                try:
+                    replies.append(await fut)
+                except (ReplyError, TinyCacheConnectionError,
+                        TinyCacheTimeoutError) as e:
+                    replies.append(None)
+                    if error is None:
+                        error = e
+        except _CancelledError:
+            for fut, key in zip(futs, names):
+                if not fut.done():
+                    fut.cancel()        # the protocol puts it back
+                else:
+                    _restore_reply(proto, fut, key)
+            raise
+        if error is not None:
+            for value, key in zip(replies, names):
+                if value is not None:
+                    proto.undo(("pop", key), value)
+            raise error
+        return self._load_many(replies)
+
+    # ---- Expiry and counters ----
+
+    async def add(self, key: str, value: Any,
+                  ttl: Optional[float] = None) -> bool:
+        """Store value under key only if the key does not exist (SET NX):
+        True if stored. Never sent twice."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        if self._dump is not None:
+            value = self._dump(value)
+        elif not isinstance(value, (bytes, bytearray, memoryview)):
+            _bad_value(value)
+        if ttl is None:
+            data = _pack(b"SET", key, value, b"NX")
+        else:
+            data = _pack(b"SET", key, value, b"NX", b"PX", _ttl_ms(ttl))
+        return await self._call(data, False, "SET NX") is not None
+
+    async def expire(self, key: str, ttl: float) -> bool:
+        """Make key expire ttl seconds from now (PEXPIRE); True if the
+        key exists."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = await self._call(_pack(b"PEXPIRE", key, _ttl_ms(ttl)))
+        return reply == 1
+
+    async def persist(self, key: str) -> bool:
+        """Remove key's ttl (PERSIST); True if it had one. Never sent
+        twice."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = await self._call(_pack(b"PERSIST", key), False,
+                                      "PERSIST")
+        return reply == 1
+
+    async def ttl(self, key: str) -> Optional[float]:
+        """Seconds key has left (PTTL / 1000): ``math.inf`` without a
+        ttl, None for a missing key (as :meth:`TinyCache.ttl`)."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = await self._call(_pack(b"PTTL", key))
+        if reply >= 0:
+            return reply / 1000
+        if reply == -1:
+            return float("inf")
+        return None
+
+    async def incr(self, key: str, amount: int = 1) -> int:
+        """Add amount to the integer at key and return it (INCRBY).
+        Never sent twice."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = await self._call(
+            _pack(b"INCRBY", key, _int_arg(amount)), False, "INCRBY")
+        return reply
+
+    async def decr(self, key: str, amount: int = 1) -> int:
+        """Subtract amount from the integer at key and return it
+        (DECRBY). Never sent twice."""
+        if not isinstance(key, str):
+            _bad_key(key)
+        reply: int = await self._call(
+            _pack(b"DECRBY", key, _int_arg(amount)), False, "DECRBY")
+        return reply
+
+    # ---- Lists (no blocking take: see the class's docstring) ----
+
+    async def push(self, name: str, *values: Any) -> int:
+        """Append values to the list at name (RPUSH); its new length.
+        Never sent twice."""
+        if not isinstance(name, str):
+            _bad_key(name)
+        if not values:
+            raise TypeError("push() needs at least one value")
+        dump = self._dump
+        if dump is not None:
+            values = tuple(dump(value) for value in values)
+        else:
+            for value in values:
+                if not isinstance(value, (bytes, bytearray, memoryview)):
+                    _bad_value(value)
+        reply: int = await self._call(_pack(b"RPUSH", name, *values), False,
+                                      "RPUSH")
+        return reply
+
+    async def take_nowait(self, name: str, *,
+                          into: Optional[str] = None) -> Any:
+        """Remove and return the head of the list at name, or None
+        (LPOP; with ``into``, LMOVE name into LEFT RIGHT). Never sent
+        twice. A cancelled LPOP's item is pushed back at the head of the
+        list (LPUSH) when its reply comes; an LMOVE's item is in
+        ``into``."""
+        if not isinstance(name, str):
+            _bad_key(name)
+        if into is None:
+            reply = await self._call(_pack(b"LPOP", name), False, "LPOP",
+                                     ("lpop", name))
+        else:
+            if not isinstance(into, str):
+                _bad_key(into)
+            reply = await self._call(
+                _pack(b"LMOVE", name, into, b"LEFT", b"RIGHT"), False,
+                "LMOVE")
+        if reply is None or self._load is None:
+            return reply
+        return self._load(reply)
+
+    async def llen(self, name: str) -> int:
+        """The length of the list at name (LLEN); 0 if missing."""
+        if not isinstance(name, str):
+            _bad_key(name)
+        reply: int = await self._call(_pack(b"LLEN", name))
+        return reply
+
+    async def peek(self, name: str, index: int = 0) -> Any:
+        """The item at index of the list at name (LINDEX), or None."""
+        if not isinstance(name, str):
+            _bad_key(name)
+        reply = await self._call(_pack(b"LINDEX", name, _index_arg(index)))
+        if reply is None or self._load is None:
+            return reply
+        return self._load(reply)
+
+    async def lrange(self, name: str, start: int = 0,
+                     stop: int = -1) -> List[Any]:
+        """The items of the list at name from start to stop, both
+        included (LRANGE)."""
+        if not isinstance(name, str):
+            _bad_key(name)
+        reply: List[Any] = await self._call(
+            _pack(b"LRANGE", name, _index_arg(start), _index_arg(stop)))
+        return self._load_many(reply)
+
+    # ---- Extras ----
+
+    async def ping(self) -> bool:
+        """Round-trip a PING; True when the server answers."""
+        reply: object = await self._call(_pack(b"PING"))
+        return reply == "PONG"
+
+    async def execute(self, *args: Union[str, bytes, int]) -> Any:
+        """Send one raw command and return its reply (never sent
+        twice), as :meth:`TinyCache.execute`."""
+        if not args:
+            raise TypeError("execute() needs at least a command name")
+        name = args[0].decode(errors="replace") if isinstance(
+            args[0], bytes) else str(args[0])
+        return await self._call(_pack(*args), False, name)
+
+    async def aclose(self) -> None:
+        """Close the connection; calls still pending fail with
+        :class:`TinyCacheConnectionError`. A later call opens a new
+        one."""
+        proto, self._proto = self._proto, None
+        self._connecting = None
+        if proto is None or proto.transport is None:
+            return
+        if proto.loop is not _get_running_loop():
+            _forget(proto)
+            return
+        proto.flush()
+        proto.abort(TinyCacheConnectionError(
+            f"connection to {self._display} closed by aclose()"))
+        try:
+            await asyncio.wait_for(asyncio.shield(proto.closed), _CLOSE_WAIT)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+
+    async def __aenter__(self) -> "AsyncTinyCache":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "connected" if self._proto is not None else "idle"
+        return f"<AsyncTinyCache {self._display} {state}>"
+
+    @property
+    def address(self) -> str:
+        """The server address, normalized (``host:port`` or
+        ``unix://path``)."""
+        return self._display
+
+    @property
+    def serializer(self) -> Optional[Any]:
+        """The serializer values go through, or None for raw bytes."""
+        return self._serializer
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        """Pickle as the address and options, never the connection."""
+        return (_unpickle_client, (type(self), self._addr, self._options))
+
+    # ---- Internals ----
+
+    def _load_many(self, values: List[Any]) -> List[Any]:
+        """values (None where absent) through the serializer's loads."""
+        load = self._load
+        if load is None:
+            return values
+        return [None if v is None else load(v) for v in values]
+
+    async def _call(self, data: bytes, decode: bool = False,
+                    once: Optional[str] = None,
+                    undo: Optional[Tuple[str, str]] = None) -> Any:
+        """Send one request (data: packed) and return its reply.
+
+        once: None for a command safe to repeat (sent again, once, on a
+        new connection if the connection breaks before its reply), else
+        its name: never sent twice. undo: see _Protocol.undo."""
+        proto = self._proto
+        if proto is None or proto.loop is not _get_running_loop() or \
+                (once is not None and not proto.pending and
+                 _monotonic() - proto.last_read >= _IDLE_SECONDS):
+            proto = await self._ready(once is not None)
+        fut = proto.send(data, decode, once, undo)
+        try:
+            return await fut
+        except _Lost:
+            pass
+        except _CancelledError:
+            if undo is not None:
+                _restore_reply(proto, fut, undo[1], undo[0])
+            raise
+        return await self._again(data, decode)
+
+    async def _again(self, data: bytes, decode: bool = False) -> Any:
+        """The connection broke before the reply of a command that is safe
+        to repeat (data, packed): send it once more on a new connection
+        and return its reply."""
+        proto = await self._ready(False)
+        try:
+            return await proto.send(data, decode)
+        except _Lost as e:
+            raise TinyCacheConnectionError(
+                f"connection to {self._display} broke twice: {e}") from None
+
+    async def _ready(self, once: bool) -> _Protocol:
+        """An open connection of the running loop: this one, or a new one
+        (connected and authenticated by one task, which every caller
+        awaits; a caller cancelled meanwhile sends nothing). once: check
+        first that the server did not close the connection while idle."""
+        loop = _get_running_loop()
+        proto = self._proto
+        if proto is not None:
+            if proto.loop is not loop:
+                # Opened by another (closed or other) loop: leave it.
+                self._proto = None
+                _forget(proto)
+                proto = None
+            elif once and not proto.pending:
+                if _closed_while_idle(proto.sock):
+                    proto.abort(TinyCacheConnectionError(
+                        f"connection to {self._display} closed by the server"))
+                    proto = None
+        if proto is not None:
+            return proto
+        connecting = self._connecting
+        if connecting is None or connecting.done() or \
+                connecting.get_loop() is not loop:
+            connecting = loop.create_task(self._connect(loop))
+            # Its failure is every waiter's: never "not retrieved".
+            connecting.add_done_callback(_retrieve)
+            self._connecting = connecting
+        return await asyncio.shield(connecting)
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Protocol:
+        """Open a connection, waiting up to connect_timeout for a server
+        that is still starting, and authenticate it."""
+        deadline = loop.time() + self._connect_timeout
+        delay = _RETRY_DELAY_MIN
+        while True:
+            left = max(deadline - loop.time(), 0.05)
+            try:
+                _, proto = await asyncio.wait_for(self._open(loop), left)
+                break
+            except (ConnectionRefusedError, FileNotFoundError) as e:
+                if loop.time() + delay > deadline:
+                    raise TinyCacheConnectionError(
+                        e.errno, f"cannot connect to {self._display}: "
+                        f"{e.strerror or e} (waited {self._connect_timeout:g} s)"
+                    ) from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RETRY_DELAY_MAX)
+            except (asyncio.TimeoutError, OSError) as e:
+                raise TinyCacheConnectionError(
+                    f"cannot connect to {self._display}: {str(e) or 'timed out'}"
+                ) from None
+        if self._auth is not None:
+            try:
+                await proto.send(_pack(*self._auth), False, "AUTH")
+            except ReplyError as e:
+                proto.abort(TinyCacheConnectionError("AUTH refused"))
+                text = str(e)
+                if text.startswith(_AUTH_ERRORS):
+                    raise AuthenticationError(
+                        f"{text} (AUTH as user '{self._username}' "
+                        f"on {self._display})") from None
+                raise
+            except BaseException:
+                proto.abort(TinyCacheConnectionError("AUTH failed"))
+                raise
+        if proto.gone is not None:
+            raise proto.gone
+        self._proto = proto
+        self._connecting = None
+        return proto
+
+    async def _open(self, loop: asyncio.AbstractEventLoop
+                    ) -> Tuple[asyncio.BaseTransport, _Protocol]:
+        """A new _Protocol, connected over a socket of our own (so that
+        _forget can close it without the loop that owns it)."""
+        if self._family == socket.AF_UNIX:
+            targets = [(socket.AF_UNIX, self._sockaddr)]
+        else:
+            host, port = self._sockaddr
+            try:
+                infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM,
+                                           0, socket.AI_NUMERICHOST)
+            except socket.gaierror:
+                infos = await loop.getaddrinfo(host, port,
+                                               type=socket.SOCK_STREAM)
+            targets = [(info[0], info[4]) for info in infos]
+        error: Optional[OSError] = None
+        for family, sockaddr in targets:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setblocking(False)
+                await loop.sock_connect(sock, sockaddr)
+                return await loop.create_connection(
+                    lambda: _Protocol(self, loop, sock), sock=sock)
+            except OSError as e:
+                sock.close()
+                error = e
+            except BaseException:
+                sock.close()
+                raise
+        raise cast(OSError, error)
+
+
+def _forget(proto: _Protocol) -> None:
+    """Close a connection whose event loop is not running here (another
+    loop's, or the parent's after fork()) without touching that loop:
+    close this process's descriptor (no shutdown, so a parent's
+    connection lives on) and keep the transport from ever being
+    finalized."""
+    sock = proto.sock
+    if sock.fileno() >= 0:
+        try:
+            os.close(sock.detach())
+        except OSError:
+            pass
+    _INHERITED.append(proto)
+
+
+def _retrieve(task: "asyncio.Future[Any]") -> None:
+    """Mark a connecting task's exception as seen (its waiters got it)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _restore_reply(proto: _Protocol, fut: "asyncio.Future[Any]", key: str,
+                   kind: str = "pop") -> None:
+    """A pop's caller was cancelled after its reply came (the future
+    holds it): put the value back, as the protocol does for a reply that
+    comes after the cancellation."""
+    if fut.done() and not fut.cancelled() and fut.exception() is None:
+        value = fut.result()
+        if value.__class__ is bytes:
+            proto.undo((kind, key), value)
+
+
