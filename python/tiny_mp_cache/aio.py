@@ -21,16 +21,20 @@ import weakref
 from typing import (Any, AsyncIterator, Deque, Iterable, List, Mapping,
                     Optional, Tuple, Union, cast)
 
+from ._commands import (_add_command, _bad_key, _bad_value, _check_count,
+                        _check_pattern, _count_command, _index_arg, _int_arg,
+                        _key_arg, _key_list, _loaded, _loaded_many,
+                        _mset_command, _push_command, _take_nowait_command,
+                        _ttl_ms, _ttl_seconds)
 from ._native import IDLE_CHECK_SECONDS as _IDLE_SECONDS
 from ._native import ProtocolError as _NativeProtocolError
 from ._native import ReplyReader as _ReplyReader
 from ._native import pack_command as _pack
-from .client import (_AUTH_ERRORS, _RETRY_DELAY_MAX, _RETRY_DELAY_MIN,
-                     SCAN_COUNT, Address, AuthenticationError, ProtocolError,
-                     ReplyError, Serializer, TinyCache,
+from .client import (_RETRY_DELAY_MAX, _RETRY_DELAY_MIN, SCAN_COUNT, Address,
+                     ProtocolError, ReplyError, Serializer, TinyCache,
                      TinyCacheConnectionError, TinyCacheTimeoutError,
-                     _bad_key, _bad_value, _closed_while_idle, _index_arg,
-                     _int_arg, _ttl_ms, _unpickle_client)
+                     _auth_refused, _closed_while_idle, _noauth,
+                     _not_listening, _unpickle_client)
 
 __all__ = ["AsyncTinyCache"]
 
@@ -237,10 +241,9 @@ class _Protocol(asyncio.BufferedProtocol):
         text = str(reply)
         if text.startswith("NOAUTH"):
             client = self.client()
-            if client is not None and client._auth is None:
-                text += (f" ({self.display} requires a password: pass "
-                         "AsyncTinyCache(..., password=...))")
-            return AuthenticationError(text)
+            hint = "AsyncTinyCache" if client is not None and \
+                client._auth is None else None
+            return _noauth(text, self.display, hint)
         return reply
 
     # ---- Ending ----
@@ -510,20 +513,17 @@ class AsyncTinyCache:
 
     async def _count(self, command: bytes, keys: Tuple[Any, ...]) -> int:
         """command over keys (all str) and its count; no keys: 0."""
-        for key in keys:
-            if not isinstance(key, str):
-                _bad_key(key)
-        if not keys:
+        args = _count_command(command, keys)
+        if args is None:
             return 0
-        reply: int = await self._call(_pack(command, *keys))
+        reply: int = await self._call(_pack(*args))
         return reply
 
     async def keys(self, pattern: str = "*") -> List[str]:
         """The keys matching a Redis glob pattern (KEYS), as
         :meth:`TinyCache.keys`; prefer :meth:`scan_iter` on big
         keyspaces."""
-        if not isinstance(pattern, str):
-            raise TypeError(f"pattern must be str, not {type(pattern).__name__}")
+        _check_pattern(pattern)
         reply: List[str] = await self._call(_pack(b"KEYS", pattern), True)
         return reply
 
@@ -544,12 +544,8 @@ class AsyncTinyCache:
         matching pattern, a batch at a time (SCAN ... MATCH ... COUNT),
         not a snapshot (see :meth:`TinyCache.scan_iter`). The arguments
         are checked at once."""
-        if not isinstance(pattern, str):
-            raise TypeError(f"pattern must be str, not {type(pattern).__name__}")
-        if type(count) is not int:
-            raise TypeError(f"count must be an int, not {type(count).__name__}")
-        if count <= 0:
-            raise ValueError(f"count must be > 0, not {count}")
+        _check_pattern(pattern)
+        _check_count(count)
         return self._scan(pattern, count)
 
     async def _scan(self, pattern: str, count: int) -> AsyncIterator[str]:
@@ -572,31 +568,17 @@ class AsyncTinyCache:
 
     async def get_many(self, keys: Iterable[str]) -> List[Any]:
         """The values of keys (MGET), None where a key is absent."""
-        names = list(keys)
-        for key in names:
-            if not isinstance(key, str):
-                _bad_key(key)
+        names = _key_list(keys)
         if not names:
             return []
         reply: List[Any] = await self._call(_pack(b"MGET", *names))
-        return self._load_many(reply)
+        return _loaded_many(reply, self._load)
 
     async def set_many(self, items: Union[Mapping[str, Any],
                                           Iterable[Tuple[str, Any]]]) -> None:
         """Store many keys at once (MSET) from a mapping or pairs."""
-        pairs = list(items.items() if isinstance(items, Mapping) else items)
-        args: List[Any] = [b"MSET"]
-        dump = self._dump
-        for key, value in pairs:
-            if not isinstance(key, str):
-                _bad_key(key)
-            if dump is not None:
-                value = dump(value)
-            elif not isinstance(value, (bytes, bytearray, memoryview)):
-                _bad_value(value)
-            args.append(key)
-            args.append(value)
-        if pairs:
+        args = _mset_command(items, self._dump)
+        if args is not None:
             await self._call(_pack(*args))
 
     async def pop_many(self, keys: Iterable[str]) -> List[Any]:
@@ -606,10 +588,7 @@ class AsyncTinyCache:
         value it took, as :meth:`pop` does; so does one that fails on an
         error reply (e.g. WRONGTYPE for one of the keys) before raising
         the first error."""
-        names = list(keys)
-        for key in names:
-            if not isinstance(key, str):
-                _bad_key(key)
+        names = _key_list(keys)
         if not names:
             return []
         proto = self._proto
@@ -644,7 +623,7 @@ class AsyncTinyCache:
                 if value is not None:
                     proto.undo(("pop", key), value)
             raise error
-        return self._load_many(replies)
+        return _loaded_many(replies, self._load)
 
     # ---- Expiry and counters ----
 
@@ -652,63 +631,41 @@ class AsyncTinyCache:
                   ttl: Optional[float] = None) -> bool:
         """Store value under key only if the key does not exist (SET NX):
         True if stored. Never sent twice."""
-        if not isinstance(key, str):
-            _bad_key(key)
-        if self._dump is not None:
-            value = self._dump(value)
-        elif not isinstance(value, (bytes, bytearray, memoryview)):
-            _bad_value(value)
-        if ttl is None:
-            data = _pack(b"SET", key, value, b"NX")
-        else:
-            data = _pack(b"SET", key, value, b"NX", b"PX", _ttl_ms(ttl))
+        data = _pack(*_add_command(key, value, ttl, self._dump))
         return await self._call(data, False, "SET NX") is not None
 
     async def expire(self, key: str, ttl: float) -> bool:
         """Make key expire ttl seconds from now (PEXPIRE); True if the
         key exists."""
-        if not isinstance(key, str):
-            _bad_key(key)
-        reply: int = await self._call(_pack(b"PEXPIRE", key, _ttl_ms(ttl)))
+        reply: int = await self._call(
+            _pack(b"PEXPIRE", _key_arg(key), _ttl_ms(ttl)))
         return reply == 1
 
     async def persist(self, key: str) -> bool:
         """Remove key's ttl (PERSIST); True if it had one. Never sent
         twice."""
-        if not isinstance(key, str):
-            _bad_key(key)
-        reply: int = await self._call(_pack(b"PERSIST", key), False,
-                                      "PERSIST")
+        reply: int = await self._call(_pack(b"PERSIST", _key_arg(key)),
+                                      False, "PERSIST")
         return reply == 1
 
     async def ttl(self, key: str) -> Optional[float]:
         """Seconds key has left (PTTL / 1000): ``math.inf`` without a
         ttl, None for a missing key (as :meth:`TinyCache.ttl`)."""
-        if not isinstance(key, str):
-            _bad_key(key)
-        reply: int = await self._call(_pack(b"PTTL", key))
-        if reply >= 0:
-            return reply / 1000
-        if reply == -1:
-            return float("inf")
-        return None
+        return _ttl_seconds(
+            await self._call(_pack(b"PTTL", _key_arg(key))))
 
     async def incr(self, key: str, amount: int = 1) -> int:
         """Add amount to the integer at key and return it (INCRBY).
         Never sent twice."""
-        if not isinstance(key, str):
-            _bad_key(key)
         reply: int = await self._call(
-            _pack(b"INCRBY", key, _int_arg(amount)), False, "INCRBY")
+            _pack(b"INCRBY", _key_arg(key), _int_arg(amount)), False, "INCRBY")
         return reply
 
     async def decr(self, key: str, amount: int = 1) -> int:
         """Subtract amount from the integer at key and return it
         (DECRBY). Never sent twice."""
-        if not isinstance(key, str):
-            _bad_key(key)
         reply: int = await self._call(
-            _pack(b"DECRBY", key, _int_arg(amount)), False, "DECRBY")
+            _pack(b"DECRBY", _key_arg(key), _int_arg(amount)), False, "DECRBY")
         return reply
 
     # ---- Lists (no blocking take: see the class's docstring) ----
@@ -716,19 +673,8 @@ class AsyncTinyCache:
     async def push(self, name: str, *values: Any) -> int:
         """Append values to the list at name (RPUSH); its new length.
         Never sent twice."""
-        if not isinstance(name, str):
-            _bad_key(name)
-        if not values:
-            raise TypeError("push() needs at least one value")
-        dump = self._dump
-        if dump is not None:
-            values = tuple(dump(value) for value in values)
-        else:
-            for value in values:
-                if not isinstance(value, (bytes, bytearray, memoryview)):
-                    _bad_value(value)
-        reply: int = await self._call(_pack(b"RPUSH", name, *values), False,
-                                      "RPUSH")
+        reply: int = await self._call(
+            _pack(*_push_command(name, values, self._dump)), False, "RPUSH")
         return reply
 
     async def take_nowait(self, name: str, *,
@@ -738,46 +684,32 @@ class AsyncTinyCache:
         twice. A cancelled LPOP's item is pushed back at the head of the
         list (LPUSH) when its reply comes; an LMOVE's item is in
         ``into``."""
-        if not isinstance(name, str):
-            _bad_key(name)
+        data = _pack(*_take_nowait_command(name, into))
         if into is None:
-            reply = await self._call(_pack(b"LPOP", name), False, "LPOP",
-                                     ("lpop", name))
+            reply = await self._call(data, False, "LPOP", ("lpop", name))
         else:
-            if not isinstance(into, str):
-                _bad_key(into)
-            reply = await self._call(
-                _pack(b"LMOVE", name, into, b"LEFT", b"RIGHT"), False,
-                "LMOVE")
-        if reply is None or self._load is None:
-            return reply
-        return self._load(reply)
+            reply = await self._call(data, False, "LMOVE")
+        return _loaded(reply, self._load)
 
     async def llen(self, name: str) -> int:
         """The length of the list at name (LLEN); 0 if missing."""
-        if not isinstance(name, str):
-            _bad_key(name)
-        reply: int = await self._call(_pack(b"LLEN", name))
+        reply: int = await self._call(_pack(b"LLEN", _key_arg(name)))
         return reply
 
     async def peek(self, name: str, index: int = 0) -> Any:
         """The item at index of the list at name (LINDEX), or None."""
-        if not isinstance(name, str):
-            _bad_key(name)
-        reply = await self._call(_pack(b"LINDEX", name, _index_arg(index)))
-        if reply is None or self._load is None:
-            return reply
-        return self._load(reply)
+        reply = await self._call(
+            _pack(b"LINDEX", _key_arg(name), _index_arg(index)))
+        return _loaded(reply, self._load)
 
     async def lrange(self, name: str, start: int = 0,
                      stop: int = -1) -> List[Any]:
         """The items of the list at name from start to stop, both
         included (LRANGE)."""
-        if not isinstance(name, str):
-            _bad_key(name)
         reply: List[Any] = await self._call(
-            _pack(b"LRANGE", name, _index_arg(start), _index_arg(stop)))
-        return self._load_many(reply)
+            _pack(b"LRANGE", _key_arg(name), _index_arg(start),
+                  _index_arg(stop)))
+        return _loaded_many(reply, self._load)
 
     # ---- Extras ----
 
@@ -840,13 +772,6 @@ class AsyncTinyCache:
         return (_unpickle_client, (type(self), self._addr, self._options))
 
     # ---- Internals ----
-
-    def _load_many(self, values: List[Any]) -> List[Any]:
-        """values (None where absent) through the serializer's loads."""
-        load = self._load
-        if load is None:
-            return values
-        return [None if v is None else load(v) for v in values]
 
     async def _call(self, data: bytes, decode: bool = False,
                     once: Optional[str] = None,
@@ -924,10 +849,8 @@ class AsyncTinyCache:
                 break
             except (ConnectionRefusedError, FileNotFoundError) as e:
                 if loop.time() + delay > deadline:
-                    raise TinyCacheConnectionError(
-                        e.errno, f"cannot connect to {self._display}: "
-                        f"{e.strerror or e} (waited {self._connect_timeout:g} s)"
-                    ) from None
+                    raise _not_listening(e, self._display,
+                                         self._connect_timeout) from None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_DELAY_MAX)
             except (asyncio.TimeoutError, OSError) as e:
@@ -939,12 +862,8 @@ class AsyncTinyCache:
                 await proto.send(_pack(*self._auth), False, "AUTH")
             except ReplyError as e:
                 proto.abort(TinyCacheConnectionError("AUTH refused"))
-                text = str(e)
-                if text.startswith(_AUTH_ERRORS):
-                    raise AuthenticationError(
-                        f"{text} (AUTH as user '{self._username}' "
-                        f"on {self._display})") from None
-                raise
+                raise _auth_refused(e, self._username,
+                                    self._display) from None
             except BaseException:
                 proto.abort(TinyCacheConnectionError("AUTH failed"))
                 raise

@@ -22,6 +22,11 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
                     TypeVar, Union, cast, runtime_checkable)
 from urllib.parse import parse_qsl, unquote
 
+from ._commands import (_add_command, _bad_key, _bad_value, _check_count,
+                        _check_pattern, _count_command, _index_arg, _int64,
+                        _int_arg, _key_arg, _key_list, _loaded, _loaded_many,
+                        _mset_command, _push_command, _take_nowait_command,
+                        _ttl_ms, _ttl_seconds)
 from ._native import CMD_DECODE as _DECODE
 from ._native import CMD_IDLE_CHECK as _IDLE_CHECK
 from ._native import CMD_LOCKED as _LOCKED
@@ -58,9 +63,6 @@ _RETRY_DELAY_MAX = 0.1          # longest pause between connect attempts
 # thousand keys are some tens of microseconds of the server's time, so
 # other clients barely wait, and a big keyspace takes few round trips.
 SCAN_COUNT = 1000
-
-_INT64_MIN = -(1 << 63)
-_INT64_MAX = (1 << 63) - 1
 
 # Error replies to AUTH that mean "not let in" (Redis 6+, and older Redis).
 _AUTH_ERRORS = ("WRONGPASS", "NOAUTH", "ERR AUTH", "ERR invalid password",
@@ -111,6 +113,37 @@ class TinyCacheTimeoutError(TinyCacheError, TimeoutError):
 
     Also a built-in :class:`TimeoutError` (so an :class:`OSError`).
     """
+
+
+def _not_listening(e: OSError, display: str,
+                   waited: float) -> TinyCacheConnectionError:
+    """The error of a server that still refused connections (or whose
+    Unix socket did not exist yet) after connect_timeout (waited); e:
+    the last attempt's error."""
+    return TinyCacheConnectionError(
+        e.errno, f"cannot connect to {display}: "
+        f"{e.strerror or e} (waited {waited:g} s)")
+
+
+def _auth_refused(e: ReplyError, username: str, display: str) -> ReplyError:
+    """What an error reply e to AUTH raises: an AuthenticationError that
+    names the user and the server when it means "not let in", else e."""
+    text = str(e)
+    if text.startswith(_AUTH_ERRORS):
+        return AuthenticationError(
+            f"{text} (AUTH as user '{username}' on {display})")
+    return e
+
+
+def _noauth(text: str, display: str,
+            client: Optional[str]) -> AuthenticationError:
+    """The AuthenticationError of a NOAUTH error reply (text); client:
+    the class of a client given no password, which the message then
+    says to pass, else None."""
+    if client is not None:
+        text += (f" ({display} requires a password: pass "
+                 f"{client}(..., password=...))")
+    return AuthenticationError(text)
 
 
 # Flags of Connection.command besides its own (which it ignores): the
@@ -686,12 +719,10 @@ class TinyCache:
     def _count(self, command: bytes, keys: Tuple[Any, ...]) -> int:
         """Run command over keys (all str, else TypeError) and return its
         count; no keys: 0, nothing sent. Retried once."""
-        for key in keys:
-            if not isinstance(key, str):
-                _bad_key(key)
-        if not keys:
+        args = _count_command(command, keys)
+        if args is None:
             return 0
-        reply: int = self._call(0, command, *keys)
+        reply: int = self._call(0, *args)
         return reply
 
     def keys(self, pattern: str = "*") -> List[str]:
@@ -701,8 +732,7 @@ class TinyCache:
         Redis. Keys that are not UTF-8 come back with surrogate escapes
         and can be passed back to get()/pop() as they are.
         """
-        if not isinstance(pattern, str):
-            raise TypeError(f"pattern must be str, not {type(pattern).__name__}")
+        _check_pattern(pattern)
         reply: List[str] = self._call(_DECODE, b"KEYS", pattern)
         return reply
 
@@ -788,33 +818,19 @@ class TinyCache:
         One command, one round trip; the values are read at one instant
         (no other command runs in between).
         """
-        names = list(keys)
-        for key in names:
-            if not isinstance(key, str):
-                _bad_key(key)
+        names = _key_list(keys)
         if not names:
             return []
         reply: List[Any] = self._call(0, b"MGET", *names)
-        return self._load_many(reply)
+        return _loaded_many(reply, self._load)
 
     def set_many(self, items: Union[Mapping[str, Any],
                                     Iterable[Tuple[str, Any]]]) -> None:
         """Store many keys at once (MSET) from a mapping or (key, value)
         pairs; all are set before any other command runs. Every value is
         checked (serialized) before anything is sent."""
-        pairs = list(items.items() if isinstance(items, Mapping) else items)
-        args: List[Union[str, Value]] = [b"MSET"]
-        dump = self._dump
-        for key, value in pairs:
-            if not isinstance(key, str):
-                _bad_key(key)
-            if dump is not None:
-                value = dump(value)
-            elif not isinstance(value, (bytes, bytearray, memoryview)):
-                _bad_value(value)
-            args.append(key)
-            args.append(value)
-        if pairs:
+        args = _mset_command(items, self._dump)
+        if args is not None:
             self._call(0, *args)
 
     def pop_many(self, keys: Iterable[str]) -> List[Any]:
@@ -825,14 +841,11 @@ class TinyCache:
         this caller won the key and None where it was absent or another
         caller took it first. Never retried after a broken connection.
         """
-        names = list(keys)
-        for key in names:
-            if not isinstance(key, str):
-                _bad_key(key)
+        names = _key_list(keys)
         if not names:
             return []
         reply: List[Any] = self._call(_NO_RETRY | _MANY, b"GETDEL", names)
-        return self._load_many(reply)
+        return _loaded_many(reply, self._load)
 
     # ---- Expiry and counters ----
 
@@ -849,18 +862,8 @@ class TinyCache:
         connection it raises :class:`TinyCacheConnectionError` (whether
         the value was stored is unknown: get() tells).
         """
-        if not isinstance(key, str):
-            _bad_key(key)
-        if self._dump is not None:
-            value = self._dump(value)
-        elif not isinstance(value, (bytes, bytearray, memoryview)):
-            _bad_value(value)
-        if ttl is None:
-            reply = self._call(_NO_RETRY, b"SET", key, value, b"NX")
-        else:
-            reply = self._call(_NO_RETRY, b"SET", key, value, b"NX", b"PX",
-                               _ttl_ms(ttl))
-        return reply is not None
+        args = _add_command(key, value, ttl, self._dump)
+        return self._call(_NO_RETRY, *args) is not None
 
     def expire(self, key: str, ttl: float) -> bool:
         """Make key expire ``ttl`` seconds from now (PEXPIRE).
@@ -872,9 +875,8 @@ class TinyCache:
         Retried once after a broken connection (a repeat sets the same
         ttl, counted from the retry).
         """
-        if not isinstance(key, str):
-            _bad_key(key)
-        reply: int = self._call(0, b"PEXPIRE", key, _ttl_ms(ttl))
+        reply: int = self._call(0, b"PEXPIRE", _key_arg(key),
+                                _ttl_ms(ttl))
         return reply == 1
 
     def persist(self, key: str) -> bool:
@@ -885,9 +887,7 @@ class TinyCache:
         False): a broken connection raises
         :class:`TinyCacheConnectionError`.
         """
-        if not isinstance(key, str):
-            _bad_key(key)
-        reply: int = self._call(_NO_RETRY, b"PERSIST", key)
+        reply: int = self._call(_NO_RETRY, b"PERSIST", _key_arg(key))
         return reply == 1
 
     def ttl(self, key: str) -> Optional[float]:
@@ -902,14 +902,7 @@ class TinyCache:
         without a ttl; a TypeError for a missing key, rather than a
         silently wrong answer). Retried once after a broken connection.
         """
-        if not isinstance(key, str):
-            _bad_key(key)
-        reply: int = self._call(0, b"PTTL", key)
-        if reply >= 0:
-            return reply / 1000
-        if reply == -1:
-            return math.inf
-        return None
+        return _ttl_seconds(self._call(0, b"PTTL", _key_arg(key)))
 
     def touch(self, *keys: str) -> int:
         """Count the given keys that exist, and mark them as just used
@@ -936,18 +929,16 @@ class TinyCache:
         Never retried after sending (a repeat would add twice): a broken
         connection raises :class:`TinyCacheConnectionError`.
         """
-        if not isinstance(key, str):
-            _bad_key(key)
-        reply: int = self._call(_NO_RETRY, b"INCRBY", key, _int_arg(amount))
+        reply: int = self._call(_NO_RETRY, b"INCRBY", _key_arg(key),
+                                _int_arg(amount))
         return reply
 
     def decr(self, key: str, amount: int = 1) -> int:
         """Subtract amount from the integer stored at key and return the
         result (DECRBY); everything else as :meth:`incr`. Never retried
         after sending."""
-        if not isinstance(key, str):
-            _bad_key(key)
-        reply: int = self._call(_NO_RETRY, b"DECRBY", key, _int_arg(amount))
+        reply: int = self._call(_NO_RETRY, b"DECRBY", _key_arg(key),
+                                _int_arg(amount))
         return reply
 
     # ---- Locks and memoize (tiny_mp_cache.recipes) ----
@@ -993,12 +984,8 @@ class TinyCache:
         iterator advances, each retried once after a broken connection
         (a SCAN cursor stays valid on a new connection).
         """
-        if not isinstance(pattern, str):
-            raise TypeError(f"pattern must be str, not {type(pattern).__name__}")
-        if type(count) is not int:
-            raise TypeError(f"count must be an int, not {type(count).__name__}")
-        if count <= 0:
-            raise ValueError(f"count must be > 0, not {count}")
+        _check_pattern(pattern)
+        _check_count(count)
         return self._scan(pattern, count)
 
     def _scan(self, pattern: str, count: int) -> Iterator[str]:
@@ -1033,18 +1020,8 @@ class TinyCache:
         a broken connection raises :class:`TinyCacheConnectionError`, and
         whether they were added is unknown.
         """
-        if not isinstance(name, str):
-            _bad_key(name)
-        if not values:
-            raise TypeError("push() needs at least one value")
-        dump = self._dump
-        if dump is not None:
-            values = tuple(dump(value) for value in values)
-        else:
-            for value in values:
-                if not isinstance(value, (bytes, bytearray, memoryview)):
-                    _bad_value(value)
-        reply: int = self._call(_NO_RETRY, b"RPUSH", name, *values)
+        reply: int = self._call(_NO_RETRY,
+                                *_push_command(name, values, self._dump))
         return reply
 
     def take(self, name: str, timeout: Optional[float] = None, *,
@@ -1077,27 +1054,18 @@ class TinyCache:
         during the wait has the same effect. The connection is dropped
         and the next call opens a new one.
         """
-        if not isinstance(name, str):
-            _bad_key(name)
-        if into is not None and not isinstance(into, str):
-            _bad_key(into)
+        nowait = _take_nowait_command(name, into)  # checks name and into
         wait = _wait_seconds(timeout)
-        if into is None:
-            if wait == 0:
-                reply = self._call(_NO_RETRY, b"LPOP", name)
-            else:
-                reply = self._blocking(wait, b"BLPOP", name, _wait_arg(wait))
-                if reply is not None:
-                    reply = reply[1]
-        elif wait == 0:
-            reply = self._call(_NO_RETRY, b"LMOVE", name, into, b"LEFT",
-                               b"RIGHT")
+        if wait == 0:
+            reply = self._call(_NO_RETRY, *nowait)
+        elif into is None:
+            reply = self._blocking(wait, b"BLPOP", name, _wait_arg(wait))
+            if reply is not None:
+                reply = reply[1]
         else:
             reply = self._blocking(wait, b"BLMOVE", name, into, b"LEFT",
                                    b"RIGHT", _wait_arg(wait))
-        if reply is None or self._load is None:
-            return reply
-        return self._load(reply)
+        return _loaded(reply, self._load)
 
     def take_nowait(self, name: str, *, into: Optional[str] = None) -> Any:
         """Remove and return the item at the head of the list at name, or
@@ -1119,10 +1087,7 @@ class TinyCache:
         """
         if not isinstance(name, str):
             _bad_key(name)
-        if type(count) is not int:
-            raise TypeError(f"count must be an int, not {type(count).__name__}")
-        if count <= 0:
-            raise ValueError(f"count must be > 0, not {count}")
+        _check_count(count)
         wait = _wait_seconds(timeout)
         if wait == 0:
             reply = self._call(_NO_RETRY, b"LPOP", name, _int64(count))
@@ -1131,14 +1096,12 @@ class TinyCache:
                                    b"LEFT", b"COUNT", _int64(count))
             if reply is not None:
                 reply = reply[1]
-        return [] if reply is None else self._load_many(reply)
+        return [] if reply is None else _loaded_many(reply, self._load)
 
     def llen(self, name: str) -> int:
         """Return the length of the list at name (LLEN); 0 if it does
         not exist. Retried once after a broken connection."""
-        if not isinstance(name, str):
-            _bad_key(name)
-        reply: int = self._call(0, b"LLEN", name)
+        reply: int = self._call(0, b"LLEN", _key_arg(name))
         return reply
 
     def peek(self, name: str, index: int = 0) -> Any:
@@ -1146,12 +1109,8 @@ class TinyCache:
         it (LINDEX): 0 is the head (the next :meth:`take`), -1 the tail;
         None past either end or when the list does not exist. Retried
         once after a broken connection."""
-        if not isinstance(name, str):
-            _bad_key(name)
-        reply = self._call(0, b"LINDEX", name, _index_arg(index))
-        if reply is None or self._load is None:
-            return reply
-        return self._load(reply)
+        reply = self._call(0, b"LINDEX", _key_arg(name), _index_arg(index))
+        return _loaded(reply, self._load)
 
     def lrange(self, name: str, start: int = 0,
                stop: int = -1) -> List[Any]:
@@ -1160,11 +1119,9 @@ class TinyCache:
         0 is the head, -1 the tail; the default is the whole list). An
         empty list when the list does not exist or the range is empty.
         Retried once after a broken connection."""
-        if not isinstance(name, str):
-            _bad_key(name)
-        reply: List[Any] = self._call(0, b"LRANGE", name, _index_arg(start),
-                                      _index_arg(stop))
-        return self._load_many(reply)
+        reply: List[Any] = self._call(0, b"LRANGE", _key_arg(name),
+                                      _index_arg(start), _index_arg(stop))
+        return _loaded_many(reply, self._load)
 
     # ---- Extras ----
 
@@ -1219,14 +1176,6 @@ class TinyCache:
         return (_unpickle_client, (type(self), self._addr, self._options))
 
     # ---- Internals ----
-
-    def _load_many(self, values: List[Any]) -> List[Any]:
-        """values (bulk replies, None where absent) through the
-        serializer's loads, if any."""
-        load = self._load
-        if load is None:
-            return values
-        return [None if v is None else load(v) for v in values]
 
     def _call(self, flags: int, *args: Any) -> Any:
         """Run one command (with _MANY: one per key) and return its reply;
@@ -1416,10 +1365,8 @@ class TinyCache:
             # The server closes the connection after this one.
             self.close()
         elif text.startswith("NOAUTH"):
-            if self._auth is None:
-                text += (f" ({self._display} requires a password: pass "
-                         "TinyCache(..., password=...))")
-            raise AuthenticationError(text) from None
+            hint = "TinyCache" if self._auth is None else None
+            raise _noauth(text, self._display, hint) from None
         raise reply
 
     def _fail(self, e: BaseException,
@@ -1464,10 +1411,8 @@ class TinyCache:
             except (ConnectionRefusedError, FileNotFoundError) as e:
                 # Not listening (yet): a server that is starting up.
                 if time.monotonic() + delay > deadline:
-                    raise TinyCacheConnectionError(
-                        e.errno, f"cannot connect to {self._display}: "
-                        f"{e.strerror or e} (waited {self._connect_timeout:g} s)"
-                    ) from None
+                    raise _not_listening(e, self._display,
+                                         self._connect_timeout) from None
                 time.sleep(delay)
                 delay = min(delay * 2, _RETRY_DELAY_MAX)
             except (socket.timeout, OSError) as e:
@@ -1493,12 +1438,7 @@ class TinyCache:
             self._conn.command(_LOCKED, *args)
         except ReplyError as e:
             self._drop()
-            text = str(e)
-            if text.startswith(_AUTH_ERRORS):
-                raise AuthenticationError(
-                    f"{text} (AUTH as user '{self._username}' "
-                    f"on {self._display})") from None
-            raise
+            raise _auth_refused(e, self._username, self._display) from None
         except ConnectionError as e:
             self._drop()
             raise TinyCacheConnectionError(
@@ -1564,60 +1504,6 @@ def _unpickle_client(cls: Any, addr: Address,
     return cast(TinyCache, cls(addr, **options))
 
 
-def _bad_key(key: object) -> NoReturn:
-    """Raise the TypeError of a key that is not a str."""
-    raise TypeError(f"key must be str, not {type(key).__name__}")
-
-
-def _bad_value(value: object) -> NoReturn:
-    """Raise the TypeError of a value that is not bytes-like, given to
-    a TinyCache without a serializer: what to do instead."""
-    kind = type(value).__name__
-    if isinstance(value, str):
-        hint = ("encode it (value.encode()) or pass serializer='str' (or "
-                "'json', 'pickle') to TinyCache")
-    else:
-        hint = ("pass serializer='json' or 'pickle' to TinyCache, or "
-                "encode it yourself (e.g. json.dumps(value).encode())")
-    raise TypeError(
-        f"value must be bytes, bytearray or memoryview, not {kind}: {hint}")
-
-
-def _ttl_ms(ttl: object) -> Union[int, bytes]:
-    """A ttl in seconds as whole milliseconds, rounded up, as a command
-    argument (see _int64); TypeError for anything but an int or a float
-    (a bool is not a number here), ValueError unless it is finite and > 0.
-
-    A float is taken as the decimal it prints as (``1.1`` is 1100 ms,
-    not the 1101 its binary value's excess over 1.1 would round up to).
-    """
-    if isinstance(ttl, float):
-        if not ttl > 0 or ttl == math.inf:
-            raise ValueError(
-                f"ttl must be a finite number of seconds > 0, not {ttl!r}")
-        return _int64(math.ceil(Decimal(float.__repr__(ttl)) * 1000))
-    if not isinstance(ttl, int) or isinstance(ttl, bool):
-        raise TypeError(
-            f"ttl must be an int or float (seconds), not {type(ttl).__name__}")
-    if ttl <= 0:
-        raise ValueError(f"ttl must be > 0 seconds, not {ttl}")
-    return _int64(int(ttl) * 1000)
-
-
-def _int_arg(n: object) -> Union[int, bytes]:
-    """An amount as a command argument (see _int64); TypeError for
-    anything but an int (a bool is not one here)."""
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise TypeError(f"amount must be an int, not {type(n).__name__}")
-    return _int64(int(n))
-
-
-def _int64(n: int) -> Union[int, bytes]:
-    """n as the codec sends it: an int within 64 bits, else its decimal
-    digits, for the server to refuse in its own words."""
-    return n if _INT64_MIN <= n <= _INT64_MAX else str(n).encode()
-
-
 # Longest wait a blocking command is sent with (over three years): a
 # longer one waits as long as it takes, as Redis refuses a timeout whose
 # deadline would overflow.
@@ -1657,14 +1543,6 @@ def _wait_arg(wait: Optional[float]) -> bytes:
         return b"0"
     ms = max(1, math.ceil(Decimal(float.__repr__(wait)) * 1000))
     return b"%d.%03d" % divmod(ms, 1000)
-
-
-def _index_arg(index: object) -> Union[int, bytes]:
-    """A list index as a command argument (see _int64); TypeError for
-    anything but an int (a bool is not one here)."""
-    if not isinstance(index, int) or isinstance(index, bool):
-        raise TypeError(f"index must be an int, not {type(index).__name__}")
-    return _int64(int(index))
 
 
 def _blocking_effect(args: Tuple[Any, ...]) -> Tuple[str, str]:

@@ -42,6 +42,13 @@ async def until(pred, what, timeout=10.0):
         await asyncio.sleep(0.002)
 
 
+async def cancel(task):
+    """Cancel task and check that it ends cancelled."""
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 async def settle(c):
     """Return once the replies of everything sent so far are in, and
     what a late reply made the client send (a put-back) has run."""
@@ -81,6 +88,16 @@ class Store:
 
     def names(self):
         return [c[0] for c in self.commands]
+
+    async def hold(self, call, what, count=1):
+        """Close the gate, start call (a coroutine) as a task and return
+        the task once the store has read count more commands (what names
+        them, for a timeout's message): they wait for the gate."""
+        before = len(self.commands)
+        self.gate.clear()
+        task = asyncio.ensure_future(call)
+        await until(lambda: len(self.commands) == before + count, what)
+        return task
 
     def _handle(self, fake, conn, index):
         # One thread reads (and records) commands as they come, this one
@@ -409,19 +426,14 @@ def test_cancelled_call_never_gets_or_gives_a_stale_reply():
         store.data[b"a"], store.data[b"b"] = b"value-a", b"value-b"
 
         async def main():
-            async with AsyncTinyCache(store.address, connect_timeout=5) as c:
+            async with client(store) as c:
                 assert await c.ping()
-                store.gate.clear()
-                first = asyncio.ensure_future(c.get("a"))
-                await until(lambda: len(store.commands) == 2, "GET a")
-                first.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await first
+                first = await store.hold(c.get("a"), "GET a")
+                await cancel(first)
                 # Timed out with wait_for after it was sent: the same.
                 with pytest.raises(asyncio.TimeoutError):
                     await asyncio.wait_for(c.get("a"), 0.05)
-                second = asyncio.ensure_future(c.get("b"))
-                await until(lambda: len(store.commands) == 4, "GET b")
+                second = await store.hold(c.get("b"), "GET b")
                 store.gate.set()
                 assert await second == b"value-b"
                 assert await c.get("a") == b"value-a"
@@ -435,13 +447,8 @@ def test_cancelled_before_sending_sends_nothing():
     # AUTH is not answered yet) send nothing.
     with Store() as store:
         async def main():
-            c = AsyncTinyCache(store.address, connect_timeout=5, password="pw")
-            store.gate.clear()
-            first = asyncio.ensure_future(c.pop("k"))
-            await until(lambda: len(store.commands) == 1, "AUTH")
-            first.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await first
+            c = client(store, password="pw")
+            await cancel(await store.hold(c.pop("k"), "AUTH"))
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(c.set("k", b"v"), 0.05)
             store.gate.set()
@@ -458,14 +465,10 @@ def test_cancelled_pop_puts_the_value_back():
         store.data[b"k"] = b"v"
 
         async def main():
-            async with AsyncTinyCache(store.address, connect_timeout=5) as c:
+            async with client(store) as c:
                 assert await c.ping()
-                store.gate.clear()
-                p = asyncio.ensure_future(c.pop("k"))
-                await until(lambda: len(store.commands) == 2, "GETDEL")
-                p.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await p
+                p = await store.hold(c.pop("k"), "GETDEL")
+                await cancel(p)
                 store.gate.set()
                 # The value is back once the late reply is in.
                 await settle(c)
@@ -482,11 +485,9 @@ def test_cancelled_pop_of_a_key_set_again_logs_the_drop(caplog):
         store.data[b"k"] = b"old"
 
         async def main():
-            async with AsyncTinyCache(store.address, connect_timeout=5) as c:
+            async with client(store) as c:
                 assert await c.ping()
-                store.gate.clear()
-                p = asyncio.ensure_future(c.pop("k"))
-                await until(lambda: len(store.commands) == 2, "GETDEL")
+                p = await store.hold(c.pop("k"), "GETDEL")
                 p.cancel()
                 s = asyncio.ensure_future(c.set("k", b"new"))
                 await until(lambda: len(store.commands) == 3, "SET")
@@ -513,11 +514,9 @@ def test_pop_cancelled_after_its_reply_came_puts_it_back():
         store.data[b"k"] = b"v"
 
         async def main():
-            async with AsyncTinyCache(store.address, connect_timeout=5) as c:
+            async with client(store) as c:
                 assert await c.ping()
-                store.gate.clear()
-                p = asyncio.ensure_future(c.pop("k"))
-                await until(lambda: len(store.commands) == 2, "GETDEL")
+                p = await store.hold(c.pop("k"), "GETDEL")
                 proto = c._proto
                 fut = proto.pending[0][0]
                 received = proto.buffer_updated
@@ -542,14 +541,10 @@ def test_cancelled_pop_many_puts_every_value_back():
         store.data.update({b"a": b"1", b"b": b"2"})
 
         async def main():
-            async with AsyncTinyCache(store.address, connect_timeout=5) as c:
+            async with client(store) as c:
                 assert await c.ping()
-                store.gate.clear()
-                p = asyncio.ensure_future(c.pop_many(["a", "b", "c"]))
-                await until(lambda: len(store.commands) == 4, "GETDELs")
-                p.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await p
+                p = await store.hold(c.pop_many(["a", "b", "c"]), "GETDELs", 3)
+                await cancel(p)
                 store.gate.set()
                 await settle(c)
                 assert await c.execute("DBSIZE") == 2
@@ -563,11 +558,9 @@ def test_cancelled_take_nowait_pushes_the_item_back():
         store.lists[b"q"] = [b"1", b"2"]
 
         async def main():
-            async with AsyncTinyCache(store.address, connect_timeout=5) as c:
+            async with client(store) as c:
                 assert await c.ping()
-                store.gate.clear()
-                p = asyncio.ensure_future(c.take_nowait("q"))
-                await until(lambda: len(store.commands) == 2, "LPOP")
+                p = await store.hold(c.take_nowait("q"), "LPOP")
                 p.cancel()
                 store.gate.set()
                 await settle(c)
