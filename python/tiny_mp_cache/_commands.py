@@ -43,18 +43,20 @@ def _bad_key(key: object) -> NoReturn:
     raise TypeError(f"key must be str, not {type(key).__name__}")
 
 
-def _bad_value(value: object) -> NoReturn:
+def _bad_value(value: object, what: str = "value",
+               owner: str = "TinyCache") -> NoReturn:
     """Raise the TypeError of a value that is not bytes-like, given to
-    a TinyCache without a serializer: what to do instead."""
+    a TinyCache (owner: the class) without a serializer: what to do
+    instead. what: the value's name in the message ("item" for Queue)."""
     kind = type(value).__name__
     if isinstance(value, str):
-        hint = ("encode it (value.encode()) or pass serializer='str' (or "
-                "'json', 'pickle') to TinyCache")
+        hint = (f"encode it ({what}.encode()) or pass serializer='str' (or "
+                f"'json', 'pickle') to {owner}")
     else:
-        hint = ("pass serializer='json' or 'pickle' to TinyCache, or "
-                "encode it yourself (e.g. json.dumps(value).encode())")
+        hint = (f"pass serializer='json' or 'pickle' to {owner}, or "
+                f"encode it yourself (e.g. json.dumps({what}).encode())")
     raise TypeError(
-        f"value must be bytes, bytearray or memoryview, not {kind}: {hint}")
+        f"{what} must be bytes, bytearray or memoryview, not {kind}: {hint}")
 
 
 def _ttl_ms(ttl: object) -> Union[int, bytes]:

@@ -32,6 +32,7 @@ from collections import deque
 from typing import (Any, Callable, Deque, Dict, Iterable, List, NoReturn,
                     Optional, Tuple, Union, cast)
 
+from ._commands import _bad_value
 from .client import (Address, ReplyError, Serializer, TinyCache,
                      TinyCacheError, Value, _codec)
 
@@ -794,12 +795,4 @@ def _equal(a: Any, b: Any) -> bool:
 def _bad_item(item: object) -> NoReturn:
     """Raise the TypeError of an item that is not bytes-like, given to a
     Queue without a serializer: what to do instead."""
-    kind = type(item).__name__
-    if isinstance(item, str):
-        hint = ("encode it (item.encode()) or pass serializer='str' (or "
-                "'json', 'pickle') to Queue")
-    else:
-        hint = ("pass serializer='json' or 'pickle' to Queue, or encode it "
-                "yourself (e.g. json.dumps(item).encode())")
-    raise TypeError(
-        f"item must be bytes, bytearray or memoryview, not {kind}: {hint}")
+    _bad_value(item, "item", "Queue")
