@@ -48,12 +48,8 @@ import tmc_testlib  # noqa: E402
 from diffcase import C, Case, check_case  # noqa: E402
 from tmc_testlib import RedisServer, Server, ServerError  # noqa: E402
 
-try:
-    import redis
-except ImportError:  # pragma: no cover - CI installs redis-py
-    if tmc_testlib.in_ci():
-        raise
-    redis = pytest.importorskip("redis")
+tmc_testlib.require_module("redis")
+import redis  # noqa: E402
 
 VALGRIND = tmc_testlib.valgrind_enabled()
 DIRNAME = "appendonlydir"

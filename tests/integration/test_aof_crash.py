@@ -58,13 +58,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tmc_testlib  # noqa: E402
 from tmc_testlib import RedisServer, Server  # noqa: E402
 
-try:
-    import redis
-    import redis.connection
-except ImportError:  # pragma: no cover - CI installs redis-py
-    if tmc_testlib.in_ci():
-        raise
-    redis = pytest.importorskip("redis")
+tmc_testlib.require_module("redis")
+import redis  # noqa: E402
+import redis.connection  # noqa: E402
 
 VALGRIND = tmc_testlib.valgrind_enabled()
 SEED = int(os.environ.get("TMC_AOF_CRASH_SEED") or
@@ -944,6 +940,32 @@ def snapshot(mnt: str) -> Dict[str, bytes]:
     return out
 
 
+def rewrite_again_and_restart(start: Starter, srv: tmc_testlib._Process,
+                              r: "redis.Redis", filler: str, mnt: str,
+                              seen: Dict[str, Any]) -> None:
+    """The end of a full-disk rewrite scenario: the room comes back
+    (filler deleted) and a new BGREWRITEAOF must succeed (its reply, its
+    status, the files and the manifest it leaves go into seen); then srv
+    stops and a server started on the same directory must load every key
+    srv had. Closes r; the new server is stopped (killed on a failure)."""
+    want = dump(r)
+    os.unlink(filler)
+    seen["BGREWRITEAOF again"] = r.execute_command("BGREWRITEAOF")
+    seen["status again"] = wait_rewrite(r)["aof_last_bgrewrite_status"]
+    seen["files again"] = aof_files(mnt)
+    seen["manifest again"] = snapshot(mnt)[MANIFEST].decode()
+    r.close()
+    srv.stop()
+    srv = start()
+    try:
+        r = client(srv)
+        assert dump(r) == want
+        r.close()
+        srv.stop()
+    finally:
+        kill_all(srv)
+
+
 def full_disk_rewrite(start: Starter, mnt: str) -> Dict[str, Any]:
     """A BGREWRITEAOF whose base does not fit (the incremental file still
     has room): it fails cleanly, the old files stay listed and intact,
@@ -971,20 +993,7 @@ def full_disk_rewrite(start: Starter, mnt: str) -> Dict[str, Any]:
             % changed
         assert old and all(n in manifest_names(mnt) for n in old)
         seen["SET after"] = r.set("after", "1")
-        want = dump(r)
-        os.unlink(filler)
-        seen["BGREWRITEAOF again"] = r.execute_command("BGREWRITEAOF")
-        info = wait_rewrite(r)
-        seen["status again"] = info["aof_last_bgrewrite_status"]
-        seen["files again"] = aof_files(mnt)
-        seen["manifest again"] = snapshot(mnt)[MANIFEST].decode()
-        r.close()
-        srv.stop()
-        srv = start()
-        r = client(srv)
-        assert dump(r) == want
-        r.close()
-        srv.stop()
+        rewrite_again_and_restart(start, srv, r, filler, mnt, seen)
     finally:
         kill_all(srv)
     return seen
@@ -1024,17 +1033,7 @@ def rewrite_cannot_start(start: Starter, mnt: str) -> Dict[str, Any]:
         seen["manifest"] = manifest_names(mnt)
         seen["left behind"] = [n for n in aof_files(mnt) if n != MANIFEST
                                and n not in seen["manifest"]]
-        want = dump(r)
-        os.unlink(filler)
-        r.bgrewriteaof()
-        seen["status again"] = wait_rewrite(r)["aof_last_bgrewrite_status"]
-        r.close()
-        srv.stop()
-        srv = start()
-        r = client(srv)
-        assert dump(r) == want
-        r.close()
-        srv.stop()
+        rewrite_again_and_restart(start, srv, r, filler, mnt, seen)
     finally:
         kill_all(srv)
     return seen

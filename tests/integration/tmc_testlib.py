@@ -126,6 +126,19 @@ def require_tool(name: str, what: Optional[str] = None) -> str:
     raise AssertionError("unreachable")
 
 
+def require_module(name: str) -> None:
+    """Skip the calling test module if the Python module name is missing.
+
+    Call it at module level before importing name. Under CI, which
+    installs every module the tests use, it does nothing: the import
+    that follows then fails the run.
+    """
+    import pytest  # only the tests need it, not the library
+
+    if not in_ci():
+        pytest.importorskip(name)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port that was free on host a moment ago.
 

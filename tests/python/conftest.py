@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Fixtures for the tiny_mp_cache tests: servers on free ports (both event
-# backends), clients, and a time bound on every test.
+# backends, and redis-server for a module), clients, and a time bound on
+# every test.
 
 import faulthandler
 import os
@@ -10,6 +11,7 @@ import tempfile
 import pytest
 
 import tiny_mp_cache
+import tmcpy
 from tiny_mp_cache import TinyCache, spawn
 
 # No test may hang make check: after this many seconds the tracebacks of
@@ -51,6 +53,21 @@ def server(backend):
     """A tiny-mp-cache server process on a free TCP port."""
     with spawn(port=0, event_backend=backend, loglevel="warning") as srv:
         yield srv
+
+
+@pytest.fixture(scope="module", params=backends() + ["redis"])
+def module_address(request):
+    """The address of one server for the whole test module: ours on each
+    event backend, and a redis-server 7.0 of our own (a module whose
+    tests must behave the same on both). Tests that use it empty it
+    first."""
+    if request.param == "redis":
+        with tmcpy.redis_server() as ref:
+            yield ref["address"]
+    else:
+        with spawn(port=0, event_backend=request.param,
+                   loglevel="warning") as srv:
+            yield srv.address
 
 
 @pytest.fixture

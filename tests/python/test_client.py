@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tmcpy import FakeServer, free_port, read_command, wait_for
+from tmcpy import FakeServer, first_copy_dropped, free_port, read_command, wait_for
 from tiny_mp_cache import (ProtocolError, ReplyError, TinyCache,
                            TinyCacheConnectionError, TinyCacheError,
                            TinyCacheTimeoutError, spawn)
@@ -422,20 +422,9 @@ def test_timeout_drops_connection():
 def test_idempotent_commands_retry_once():
     # Each command's first copy is dropped with its connection unanswered;
     # the retried copy, on a new connection, gets its reply.
-    seen = set()
-
-    def handler(fake, conn, index):
-        while True:
-            args = fake.read(conn)
-            if args is None:
-                return
-            cmd = args[0]
-            if cmd not in seen:
-                seen.add(cmd)
-                return                      # drop it without replying
-            conn.sendall({b"GET": b"$1\r\nv\r\n", b"SET": b"+OK\r\n",
-                          b"DEL": b":1\r\n", b"KEYS": b"*1\r\n$1\r\nk\r\n",
-                          b"DBSIZE": b":7\r\n"}[cmd])
+    handler = first_copy_dropped({
+        b"GET": b"$1\r\nv\r\n", b"SET": b"+OK\r\n", b"DEL": b":1\r\n",
+        b"KEYS": b"*1\r\n$1\r\nk\r\n", b"DBSIZE": b":7\r\n"})
 
     with FakeServer(handler) as fake:
         c = TinyCache(fake.address, connect_timeout=5)

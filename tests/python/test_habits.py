@@ -16,7 +16,7 @@ import threading
 import pytest
 
 import tmcpy
-from tmcpy import FakeServer, free_port
+from tmcpy import FakeServer, Tagged, free_port
 from tiny_mp_cache import (ReplyError, Serializer, TinyCache,
                            TinyCacheConnectionError, TinyCacheTimeoutError,
                            spawn)
@@ -201,20 +201,9 @@ def test_clear(cache, server):
 def test_new_commands_retry_or_not():
     # exists, clear, `in`, [] and len() retry once after a broken
     # connection; del cache[key] never does (its answer would be wrong).
-    seen = set()
-
-    def handler(fake, conn, index):
-        while True:
-            args = fake.read(conn)
-            if args is None:
-                return
-            cmd = args[0]
-            if cmd not in seen:
-                seen.add(cmd)
-                return                      # drop it without replying
-            conn.sendall({b"EXISTS": b":1\r\n", b"FLUSHDB": b"+OK\r\n",
-                          b"GET": b"$1\r\nv\r\n",
-                          b"DBSIZE": b":3\r\n"}[cmd])
+    handler = tmcpy.first_copy_dropped({
+        b"EXISTS": b":1\r\n", b"FLUSHDB": b"+OK\r\n", b"GET": b"$1\r\nv\r\n",
+        b"DBSIZE": b":3\r\n"})
 
     with FakeServer(handler) as fake:
         c = TinyCache(fake.address, connect_timeout=5)
@@ -372,20 +361,6 @@ class Rot13:
     def loads(data):
         import codecs
         return codecs.decode(data.decode(), "rot13")
-
-
-class Tagged:
-    """A custom serializer instance with state (pickled as itself)."""
-
-    def __init__(self, tag):
-        self.tag = tag
-
-    def dumps(self, obj):
-        return self.tag + json.dumps(obj).encode()
-
-    def loads(self, data):
-        assert data.startswith(self.tag), data
-        return json.loads(data[len(self.tag):])
 
 
 def test_custom_serializers(cache, server):

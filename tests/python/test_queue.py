@@ -22,12 +22,9 @@ import time
 
 import pytest
 
-from tmcpy import FakeServer, python_child, redis_server, wait_for
+from tmcpy import FakeServer, Tagged, python_child, processes, wait_for
 from tiny_mp_cache import (Queue, ReplyError, TinyCache,
-                           TinyCacheConnectionError, TinyCacheTimeoutError,
-                           spawn)
-
-BACKENDS = os.environ.get("TMC_BACKENDS", "epoll select").split() or ["select"]
+                           TinyCacheConnectionError, TinyCacheTimeoutError)
 
 # How late a timed-out wait may end: redis-server checks the deadlines of
 # blocked clients in its cron (hz 10: every 100 ms); ours keeps them
@@ -35,26 +32,13 @@ BACKENDS = os.environ.get("TMC_BACKENDS", "epoll select").split() or ["select"]
 LATE = 0.6
 
 
-@pytest.fixture(scope="module", params=[f"ours-{b}" for b in BACKENDS] +
-                ["redis"])
-def server_addr(request):
-    """The address of a server for this module: ours on each backend, or
-    a redis-server."""
-    if request.param == "redis":
-        with redis_server() as ref:
-            yield ref["address"]
-    else:
-        backend = request.param.split("-", 1)[1]
-        with spawn(event_backend=backend, loglevel="warning") as srv:
-            yield srv.address
-
-
 @pytest.fixture
-def addr(server_addr):
-    """The module's server, emptied."""
-    with TinyCache(server_addr, connect_timeout=10, timeout=30) as c:
+def addr(module_address):
+    """The module's server (conftest.py: ours on each backend, or a
+    redis-server), emptied."""
+    with TinyCache(module_address, connect_timeout=10, timeout=30) as c:
         c.execute("FLUSHALL")
-    return server_addr
+    return module_address
 
 
 @pytest.fixture
@@ -564,15 +548,12 @@ def test_pool_workers(q, method):
 def test_process_children(addr, method):
     ctx = mp.get_context(method)
     with Queue(addr, "jobs") as jobs, Queue(addr, "results") as results:
-        children = [ctx.Process(target=_child_echo, args=(jobs, results))
-                    for _ in range(2)]
-        for p in children:
-            p.start()
-        jobs.put_many([b"%d" % i for i in range(50)] + [b"stop"] * 2)
-        done = sorted(results.get(timeout=30) for _ in range(50))
-        for p in children:
-            p.join(30)
-            assert p.exitcode == 0
+        with processes(ctx, 2, _child_echo, (jobs, results)) as children:
+            jobs.put_many([b"%d" % i for i in range(50)] + [b"stop"] * 2)
+            done = sorted(results.get(timeout=30) for _ in range(50))
+            for p in children:
+                p.join(30)
+                assert p.exitcode == 0
         assert done == sorted(b"done %d" % i for i in range(50))
         assert jobs.empty() and results.empty()
 
@@ -803,21 +784,6 @@ def test_reliable_exit_hands_back(addr, cache):
 
 
 # ---- Queue(serializer=...): values beyond bytes ----
-
-class Tagged:
-    """A custom serializer instance with state (pickled as itself)."""
-
-    def __init__(self, tag):
-        self.tag = tag
-
-    def dumps(self, obj):
-        return self.tag + json.dumps(obj).encode()
-
-    def loads(self, data):
-        if not data.startswith(self.tag):
-            raise ValueError(f"untagged: {data!r}")
-        return json.loads(data[len(self.tag):])
-
 
 SERIALIZED = {
     "json": ([{"a": [1, 2.5], "b": "\u00e9t\u00e9"}, None, 1, "s", []],

@@ -14,7 +14,6 @@ import time
 import pytest
 
 import tmcpy
-from conftest import backends
 from tiny_mp_cache import TinyCache, TinyCacheError, spawn
 from tiny_mp_cache import recipes
 from tiny_mp_cache.recipes import (Lock, LockError, LockNotAcquiredError,
@@ -28,23 +27,12 @@ SLACK = 0.5
 Point = collections.namedtuple("Point", "x y")
 
 
-@pytest.fixture(scope="module", params=backends() + ["redis"])
-def address(request):
-    """A server for the module: ours with each event backend, and
-    redis-server 7.0 (no DELEX)."""
-    if request.param == "redis":
-        with tmcpy.redis_server() as r:
-            yield r["address"]
-    else:
-        with spawn(port=0, event_backend=request.param,
-                   loglevel="warning") as srv:
-            yield srv.address
-
-
 @pytest.fixture
-def cache(address):
-    """A client of the module's server, which starts empty."""
-    with TinyCache(address, connect_timeout=5.0, timeout=10.0) as c:
+def cache(module_address):
+    """A client of the module's server (conftest.py: ours with each event
+    backend, and redis-server 7.0, which has no DELEX), which starts
+    empty."""
+    with TinyCache(module_address, connect_timeout=5.0, timeout=10.0) as c:
         c.execute("FLUSHALL")
         yield c
 
@@ -274,21 +262,14 @@ def test_contention_many_processes(cache):
     procs, rounds = 8, 50
     ctx = mp.get_context("fork")
     ready = ctx.Event()
-    children = [ctx.Process(target=_contender,
-                            args=(cache.address, rounds, ready))
-                for _ in range(procs)]
-    for p in children:
-        p.start()
-    t0 = time.monotonic()
-    ready.set()
-    for p in children:
-        p.join(30)
-    took = time.monotonic() - t0
-    codes = [p.exitcode for p in children]
-    for p in children:
-        if p.exitcode is None:
-            p.kill()
-            p.join()
+    with tmcpy.processes(ctx, procs, _contender,
+                         (cache.address, rounds, ready)) as children:
+        t0 = time.monotonic()
+        ready.set()
+        for p in children:
+            p.join(30)
+        took = time.monotonic() - t0
+        codes = [p.exitcode for p in children]
     assert codes == [0] * procs
     assert cache.get("counter") == str(procs * rounds).encode()
     assert cache.get("overlaps") is None
@@ -460,10 +441,10 @@ def test_memoize_serializers(cache):
         memoize(cache, serializer=object())
 
 
-def test_memoize_on_a_cache_with_a_serializer(address):
+def test_memoize_on_a_cache_with_a_serializer(module_address):
     """memoize stores with its own serializer (not the cache's), unless
     given the cache's."""
-    with TinyCache(address, serializer="json") as c:
+    with TinyCache(module_address, serializer="json") as c:
         @memoize(c)
         def pair():
             return (1, b"x")
@@ -542,12 +523,8 @@ def test_memoize_stampede_many_processes(cache):
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(procs + 1)
     results = ctx.Queue()
-    children = [ctx.Process(target=_stampede_child,
-                            args=(cache.address, barrier, results))
-                for _ in range(procs)]
-    for p in children:
-        p.start()
-    try:
+    with tmcpy.processes(ctx, procs, _stampede_child,
+                         (cache.address, barrier, results)) as children:
         barrier.wait(10)
         t0 = time.monotonic()
         got = [results.get(timeout=20) for _ in range(procs)]
@@ -555,11 +532,6 @@ def test_memoize_stampede_many_processes(cache):
         for p in children:
             p.join(10)
             assert p.exitcode == 0
-    finally:
-        for p in children:
-            if p.is_alive():
-                p.kill()
-                p.join()
     assert cache.get("runs") == b"1"
     assert len({r["pid"] for r in got}) == 1 and all(r["x"] == 7 for r in got)
     assert took < 0.3 + SLACK + 0.5, took

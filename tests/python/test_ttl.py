@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, List
 
 import pytest
 
-from tmcpy import FakeServer, free_port, redis_server
+from tmcpy import FakeServer, first_copy_dropped, free_port, redis_server
 from tiny_mp_cache import (ReplyError, TinyCache, TinyCacheConnectionError,
                            spawn)
 
@@ -553,23 +553,6 @@ def test_ttl_replies() -> None:
             assert c.ttl("a") is None
             assert c.ttl("b") == math.inf
             assert c.ttl("c") == 0.001
-
-
-def first_copy_dropped(replies: dict) -> Callable[..., None]:
-    """A FakeServer handler that drops the connection on the first copy
-    of each command (by name), unanswered, and answers later copies."""
-    seen = set()
-
-    def handler(fake: FakeServer, conn: Any, index: int) -> None:
-        while True:
-            args = fake.read(conn)
-            if args is None:
-                return
-            if args[0] not in seen:
-                seen.add(args[0])
-                return
-            conn.sendall(replies[args[0]])
-    return handler
 
 
 def test_repeatable_commands_retry_once() -> None:

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
 # Helpers for the tiny_mp_cache tests: free ports, scripted fake servers,
-# subprocesses that are always reaped, locating the tools.
+# subprocesses and multiprocessing children that are always reaped,
+# locating the tools, a custom serializer.
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -248,6 +250,60 @@ class FakeServer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def first_copy_dropped(replies):
+    """A FakeServer handler that drops the first copy of each command (its
+    connection closed, no reply) and answers every later copy, on any
+    connection, with replies[name]: what a client that retries once after
+    a broken connection needs to get its answer."""
+    seen = set()
+
+    def handler(fake, conn, index):
+        while True:
+            args = fake.read(conn)
+            if args is None:
+                return
+            cmd = args[0]
+            if cmd not in seen:
+                seen.add(cmd)
+                return                      # drop it without replying
+            conn.sendall(replies[cmd])
+
+    return handler
+
+
+@contextlib.contextmanager
+def processes(ctx, count, target, args):
+    """Start count processes of the multiprocessing context ctx, each
+    running target(*args), and yield their list; any still alive on exit
+    (a test that failed or timed out) is killed and reaped."""
+    children = [ctx.Process(target=target, args=args) for _ in range(count)]
+    try:
+        for p in children:
+            p.start()
+        yield children
+    finally:
+        for p in children:
+            if p.is_alive():
+                p.kill()
+                p.join()
+
+
+class Tagged:
+    """A custom serializer instance with state (pickled as itself): JSON
+    after a tag; data without the tag does not decode (ValueError)."""
+
+    def __init__(self, tag):
+        self.tag = tag
+
+    def dumps(self, obj):
+        return self.tag + json.dumps(obj).encode()
+
+    def loads(self, data):
+        if not data.startswith(self.tag):
+            raise ValueError(f"untagged: {data!r}")
+        return json.loads(data[len(self.tag):])
 
 
 def pid_alive(pid):
