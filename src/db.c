@@ -303,8 +303,8 @@ db_set(struct db *db, const char *key, size_t klen, int type, int enc,
 		if ((dict_entry_expire(old) >= 0) == (expire >= 0)) {
 			/* Same table: replace the value in place. */
 			db_free_value(old);
-			k = dict_entry_set_val(db_table_of(db, old), old, val,
-			    vlen);
+			k = dict_entry_set_val_h(db_table_of(db, old), old, h,
+			    val, vlen);
 			dict_entry_set_meta(k, obj_meta(type, enc, clock));
 			if (expire >= 0)
 				dict_entry_set_expire(k, expire);

@@ -659,11 +659,11 @@ dict_add(dict *d, uint64_t h, const void *key, size_t klen, uint32_t meta,
 	return e;
 }
 
-/* The link that points at e (which is in d), found through its key. */
+/* The link that points at e (which is in d), found through its key's
+ * hash h. */
 static dict_entry **
-dict_link_of(dict *d, const dict_entry *e)
+dict_link_of(dict *d, const dict_entry *e, uint64_t h)
 {
-	uint64_t h = dict_entry_hash(d, e);
 	dict_entry **link;
 	int i;
 
@@ -681,7 +681,14 @@ dict_link_of(dict *d, const dict_entry *e)
 dict_entry *
 dict_entry_set_val(dict *d, dict_entry *e, const void *val, size_t vlen)
 {
-	dict_entry **link = dict_link_of(d, e), *n;
+	return dict_entry_set_val_h(d, e, dict_entry_hash(d, e), val, vlen);
+}
+
+dict_entry *
+dict_entry_set_val_h(dict *d, dict_entry *e, uint64_t h, const void *val,
+    size_t vlen)
+{
+	dict_entry **link = dict_link_of(d, e, h), *n;
 	size_t off = dict_entry_val_off(e), old = mem_usable(e), oldv;
 	size_t size = DICT_HDR + off + dict_varint_len(vlen) + vlen;
 	size_t on = dict_varint_get(e->data + off, &oldv);
@@ -704,7 +711,10 @@ dict_entry_set_val(dict *d, dict_entry *e, const void *val, size_t vlen)
 		mem_free(e);
 		e = n;
 	} else {
-		e = mem_realloc(e, size);
+		/* No realloc when it would keep the block as it is (a
+		 * value of about the same size, the common overwrite). */
+		if (!mem_fits(e, size))
+			e = mem_realloc(e, size);
 		p = e->data + off;
 		p += dict_varint_put(p, vlen);
 		if (val != NULL && vlen != 0)
@@ -725,7 +735,7 @@ dict_set(dict *d, const void *key, size_t klen, const void *val,
 	dict_entry *e = dict_find_h(d, key, klen, h);
 
 	if (e != NULL) {
-		dict_entry_set_val(d, e, val, vlen);
+		dict_entry_set_val_h(d, e, h, val, vlen);
 		return 0;
 	}
 	dict_add(d, h, key, klen, 0, 0, val, vlen);

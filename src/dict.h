@@ -110,6 +110,9 @@ int dict_set(dict *d, const void *key, size_t klen, const void *val,
  */
 dict_entry *dict_entry_set_val(dict *d, dict_entry *e, const void *val,
     size_t vlen);
+/* The same, given the hash h of e's key (dict_key_hash). */
+dict_entry *dict_entry_set_val_h(dict *d, dict_entry *e, uint64_t h,
+    const void *val, size_t vlen);
 
 /* Free an entry that is in no dict (no free callback runs). */
 void dict_entry_free(dict_entry *e);

@@ -24,6 +24,7 @@ static atomic_size_t peak_bytes;       /* highest used_bytes sampled */
  * counted with the usable size so that used_memory follows what the
  * process really holds, which maxmemory is meant to bound. */
 #define MEM_CHUNK_OVERHEAD sizeof(size_t)
+#define MEM_GRANULE 16                  /* glibc's chunk size step */
 
 /* Report an allocation failure and stop: there is no safe way to go on. */
 static void
@@ -52,6 +53,21 @@ size_t
 mem_usable(const void *ptr)
 {
 	return alloc_size((void *)(uintptr_t)ptr);
+}
+
+int
+mem_fits(const void *ptr, size_t size)
+{
+#ifdef HAVE_MALLOC_USABLE_SIZE
+	size_t room = malloc_usable_size((void *)(uintptr_t)ptr);
+
+	/* glibc keeps a block whose spare bytes cannot make a chunk. */
+	return size <= room && room - size < MEM_GRANULE;
+#else
+	(void)ptr;
+	(void)size;
+	return 0;
+#endif
 }
 
 /*
