@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0            # seconds a server may take to answer PING
@@ -566,6 +566,23 @@ class Results:
 
     def find(self, workload: str, name: str) -> Optional[Row]:
         return self.rows.get((workload, name))
+
+    def find_numbered(self, prefix: str, name: str) -> Optional[Row]:
+        """The row name of the workload numbered prefix ("1", "4b", ...),
+        or None."""
+        for r in self.rows.values():
+            if r.workload.split(" ", 1)[0] == prefix and r.name == name:
+                return r
+        return None
+
+
+def reap(procs: Iterable[Any]) -> None:
+    """Terminate and wait for the multiprocessing processes still alive
+    (a workload's finally: none is left behind)."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+            p.join()
 
 
 def median(vals: Sequence[float]) -> float:

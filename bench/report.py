@@ -65,12 +65,6 @@ ratios (each round measures ours, then the other, back to back). spread =
 noise figure."""
 
 
-def _find(res: Results, prefix: str, name: str) -> Optional[Row]:
-    """The row name of the workload numbered prefix ("1", "4b", ...)."""
-    for r in res.rows.values():
-        if r.workload.split(" ", 1)[0] == prefix and r.name == name:
-            return r
-    return None
 
 
 def _meds(r: Optional[Row], fmt_one: str = "{:.0f}", ours: str = OURS,
@@ -110,22 +104,22 @@ def targets(res: Results, rp_label: str) -> List[Dict[str, str]]:
         out.append({"target": what, "measured": shown + extra, "verdict": verdict})
 
     for pipe, goal in ((16, 1.5), (1, 1.1)):
-        cpu = _find(res, "1", f"redis-benchmark CPU, -P {pipe}, TCP")
+        cpu = res.find_numbered("1", f"redis-benchmark CPU, -P {pipe}, TCP")
         extra = ""
         if cpu and cpu.median(OURS) is not None and cpu.median(REDIS) is not None:
             extra = (f" (redis-benchmark busy {cpu.median(OURS):.0f}% / "
                      f"{cpu.median(REDIS):.0f}% of a core)")
         for test in ("SET", "GET"):
-            r = _find(res, "1", f"{test} -P {pipe}, TCP")
+            r = res.find_numbered("1", f"{test} -P {pipe}, TCP")
             add(f"redis-benchmark {test} -c 50 -P {pipe} TCP: ours >= {goal}x redis",
                 r.ratio() if r else None, goal, True, extra)
     for test in ("SET", "GET"):
-        r = _find(res, "3", f"instructions per {test}")
+        r = res.find_numbered("3", f"instructions per {test}")
         add(f"instructions per pipelined {test}: ours <= 0.5x redis",
             r.ratio() if r else None, 0.5, False)
     for name, goal in (("RSS per key (over empty)", 0.6),
                        ("RSS per key with a TTL (over empty)", 0.5)):
-        r = _find(res, "2", name)
+        r = res.find_numbered("2", name)
         extra = ""
         if r and r.median(OURS) is not None and r.median(REDIS) is not None:
             extra = f" ({r.median(OURS):.0f} vs {r.median(REDIS):.0f} bytes/key)"
@@ -133,27 +127,27 @@ def targets(res: Results, rp_label: str) -> List[Dict[str, str]]:
         add(f"memory: {what} <= {goal}x redis", r.ratio() if r else None, goal, False,
             extra)
     for how in ("DEL", "FLUSHALL"):
-        r = _find(res, "2", f"share of the growth returned after {how}")
+        r = res.find_numbered("2", f"share of the growth returned after {how}")
         add(f"memory: RSS falls back after {how} of all keys (>= 75% of the growth "
             "returned, ours)", r.median(OURS) if r else None, 75.0, True, unit="%")
     for place in ("same CPU", "different CPUs"):
         quoted = " [quoted]" if place == "same CPU" else " [for reference]"
-        r = _find(res, "4b", f"GET, {place}: TinyCache vs {rp_label}")
+        r = res.find_numbered("4b", f"GET, {place}: TinyCache vs {rp_label}")
         add(f"TinyCache.get >= 1.5x {rp_label}, same server, {place}{quoted}",
             r.ratio() if r else None, 1.5, True)
-        r = _find(res, "4b", f"GET, {place}: TinyCache vs raw socket floor")
+        r = res.find_numbered("4b", f"GET, {place}: TinyCache vs raw socket floor")
         add(f"TinyCache.get >= 0.8x the raw-socket floor, {place}{quoted}",
             r.ratio() if r else None, 0.8, True)
-        r = _find(res, "4b", f"GET, {place}: TinyCache vs new connection per op")
+        r = res.find_numbered("4b", f"GET, {place}: TinyCache vs new connection per op")
         add(f"TinyCache.get >= 5x a connection per operation, {place}{quoted}",
             r.ratio() if r else None, 5.0, True)
     _targets_issue9(res, add)
-    r = _find(res, "5", workloads.JOB_ROW)
+    r = res.find_numbered("5", workloads.JOB_ROW)
     add("job queue: TinyCache -> ours >= 2x redis-py -> redis-server jobs/s",
         r.ratio() if r else None, 2.0, True)
     b = next((x for x in res.rows.values()
               if x.workload.startswith("5") and x.name.startswith("batched")), None)
-    q = _find(res, "5", workloads.MPQ_ROW)
+    q = res.find_numbered("5", workloads.MPQ_ROW)
     add("job queue batched (pop_many) >= 0.5x multiprocessing.Queue jobs/s",
         _ratio_of(b, OURS, q, OURS), 0.5, True)
     _targets_issue10(res, add, rp_label)
@@ -162,60 +156,60 @@ def targets(res: Results, rp_label: str) -> List[Dict[str, str]]:
 
 def _targets_issue9(res: Results, add) -> None:
     """The targets of issue 9: expiry and eviction."""
-    r = _find(res, "1", "SET key:__rand_int__ v EX 100 (-r 1000000), -P 1, TCP")
+    r = res.find_numbered("1", "SET key:__rand_int__ v EX 100 (-r 1000000), -P 1, TCP")
     add("redis-benchmark SET key:__rand_int__ v EX 100 -r 1000000 -c 50 -P 1: "
         "ours >= 1.1x redis", r.ratio() if r else None, 1.1, True)
-    r = _find(res, "3", "instructions per SET EX")
+    r = res.find_numbered("3", "instructions per SET EX")
     add("instructions per pipelined SET EX: ours <= 0.5x redis",
         r.ratio() if r else None, 0.5, False)
     for test in ("GET", "SET"):
-        r = _find(res, "3", f"instructions per {test}")
+        r = res.find_numbered("3", f"instructions per {test}")
         add(f"instructions per pipelined {test}: ours <= 0.35x redis (no regression)",
             r.ratio() if r else None, 0.35, False)
     for policy, variant in workloads.EVICT_RUNS:
         label = f"{policy}, {variant}" if variant else policy
-        r = _find(res, "6", f"hit ratio, {label}")
+        r = res.find_numbered("6", f"hit ratio, {label}")
         extra = ""
         if r and r.median(OURS) is not None and r.median(REDIS) is not None:
             extra = f" ({r.median(OURS):.2f}% vs {r.median(REDIS):.2f}%)"
         add(f"eviction, Zipf 0.99, maxmemory 10% of the keys: hit ratio {label} "
             ">= redis", r.ratio() if r else None, 1.0, True, extra, digits=3)
-    r = _find(res, "7", "server CPU from the expire time to the last key gone")
+    r = res.find_numbered("7", "server CPU from the expire time to the last key gone")
     extra = ""
     if r and r.median(OURS) is not None and r.median(REDIS) is not None:
         extra = f" ({r.median(OURS):.0f} vs {r.median(REDIS):.0f} ms)"
     add("active expiry: server CPU to reclaim the keys <= redis",
         r.ratio() if r else None, 1.0, False, extra)
-    r = _find(res, "7", "seconds from the expire time to 99% gone")
+    r = res.find_numbered("7", "seconds from the expire time to 99% gone")
     add("active expiry: 99% of the keys gone within 5 s of their time (ours)",
         r.median(OURS) if r else None, 5.0, False, unit=" s")
 
 
 def _targets_issue10(res: Results, add, rp_label: str) -> None:
     """The targets of issue 10: lists, blocking pops, the Python Queue."""
-    r = _find(res, "8b", f"Queue.get -> ours vs {rp_label} BLPOP -> redis-server")
+    r = res.find_numbered("8b", f"Queue.get -> ours vs {rp_label} BLPOP -> redis-server")
     add(f"job queue: Queue.get -> ours >= 1.5x {rp_label} BLPOP -> redis-server jobs/s",
         r.ratio() if r else None, 1.5, True, _meds(r, "{:,.0f}"))
-    r = _find(res, "8b", "both -> ours: Queue.get vs keys + pop")
+    r = res.find_numbered("8b", "both -> ours: Queue.get vs keys + pop")
     add("job queue: Queue.get >= 5x keys + pop, both -> ours",
         r.ratio() if r else None, 5.0, True, _meds(r, "{:,.0f}"))
-    r = _find(res, "8b", f"Queue.get_many({wl.Q_BATCH}) -> ours vs multiprocessing.Queue")
+    r = res.find_numbered("8b", f"Queue.get_many({wl.Q_BATCH}) -> ours vs multiprocessing.Queue")
     add(f"job queue: Queue.get_many({wl.Q_BATCH}) -> ours >= 2x multiprocessing.Queue",
         r.ratio() if r else None, 2.0, True, _meds(r, "{:,.0f}"))
     for p in (50, 99):
-        r = _find(res, "9b", f"p{p}: Queue -> ours vs multiprocessing.Queue")
+        r = res.find_numbered("9b", f"p{p}: Queue -> ours vs multiprocessing.Queue")
         add(f"hand-off latency p{p}: Queue -> ours <= multiprocessing.Queue",
             r.ratio() if r else None, 1.0, False, _meds(r, "{:.0f} us"))
-    refs = [(t, _find(res, "10", f"{t} (reference)")) for t in wl.REF_TESTS]
+    refs = [(t, res.find_numbered("10", f"{t} (reference)")) for t in wl.REF_TESTS]
     ref = ", ".join(f"{t} {r.ratio():.2f}x" for t, r in refs
                     if r is not None and r.ratio() is not None)
     for test in wl.LIST_TESTS:
-        r = _find(res, "10", test)
+        r = res.find_numbered("10", test)
         add(f"redis-benchmark {test} -c 50 -P 1 TCP: ours >= 1.1x redis",
             r.ratio() if r else None, 1.1, True,
             _meds(r, "{:,.0f}") + (f"; the same run's {ref}" if ref else ""))
     for test in ("LPUSH", "RPOP"):
-        r = _find(res, "10b", f"instructions per {test}")
+        r = res.find_numbered("10b", f"instructions per {test}")
         add(f"instructions per pipelined {test}: ours <= 0.5x redis",
             r.ratio() if r else None, 0.5, False, _meds(r, "{:,.0f} Ir"))
     for r in res.rows.values():
@@ -234,9 +228,9 @@ def _targets_issue10(res: Results, add, rp_label: str) -> None:
         r.median(OURS) if r else None, 1.0, False,
         f" (redis-server {r.median(REDIS):.2f}%)" if r and r.median(REDIS) is not None
         else "", unit="% of a core", digits=2, strict=True)
-    push = _find(res, "12", "push served, p99")
-    get = _find(res, "12", "GET round trip, p99")
-    p50 = _find(res, "12", "push served (RPUSH -> blocked client has it), p50")
+    push = res.find_numbered("12", "push served, p99")
+    get = res.find_numbered("12", "GET round trip, p99")
+    p50 = res.find_numbered("12", "push served (RPUSH -> blocked client has it), p50")
     extra = ""
     if push and get and push.median(OURS) is not None and get.median(OURS) is not None:
         extra = (f" (push p99 {push.median(OURS):.0f} us vs GET p99 "

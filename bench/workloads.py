@@ -26,7 +26,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from benchlib import (HOST, KINDS, LABEL, OURS, REDIS, BenchError, Config,
                       RawConn, Results, Server, cmd_chunks, del_chunks, encode, progress,
-                      set_chunks)
+                      reap, set_chunks)
 
 VALUE32 = b"v" * 32                 # the 32-byte value of workloads 2-4
 
@@ -789,10 +789,7 @@ def _run_jobs(recipe: str, port: int, njobs: int, nworkers: int) -> Tuple[float,
         for p in procs:
             p.join(30)
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join()
+        reap(procs)
     return njobs / elapsed, exactly_once(got, njobs, errors)
 
 

@@ -714,12 +714,6 @@ def _pair_own(res: Results, w: str, ours_files: str, redis_files: str, name: str
 
 # ---- Targets ------------------------------------------------------------------------
 
-def _find(res: Results, prefix: str, name: str) -> Optional[Row]:
-    """The row name of the workload numbered prefix, or None."""
-    for r in res.rows.values():
-        if r.workload.split(" ", 1)[0] == prefix and r.name == name:
-            return r
-    return None
 
 
 def targets(res: Results) -> List[Dict[str, str]]:
@@ -742,19 +736,19 @@ def targets(res: Results) -> List[Dict[str, str]]:
 
     for fsync in FSYNC_MODES:
         add(f"redis-benchmark SET -c 50 -P 1, appendonly yes, appendfsync {fsync}: "
-            "ours >= 1.0x redis", _find(res, "13", f"SET -P 1, appendfsync {fsync}"),
+            "ours >= 1.0x redis", res.find_numbered("13", f"SET -P 1, appendfsync {fsync}"),
             1.0, True, "{:,.0f}/s")
     for _, vlabel in REWRITE_VARIANTS:
         rows = dict(_rewrite_rows(vlabel))
         wall, extra = list(rows)[0], list(rows)[2]
-        add(f"BGREWRITEAOF wall time, {vlabel}: ours <= redis", _find(res, "14", wall),
+        add(f"BGREWRITEAOF wall time, {vlabel}: ours <= redis", res.find_numbered("14", wall),
             1.0, False, "{:,.0f} ms")
         add(f"BGREWRITEAOF peak extra memory, {vlabel}: ours <= redis",
-            _find(res, "14", extra), 1.0, False, "{:.1f} MB")
+            res.find_numbered("14", extra), 1.0, False, "{:.1f} MB")
     for src in KINDS:
         for _, vlabel in VARIANTS:
             add(f"start until the first PONG on {LABEL[src]}'s files, {vlabel}: ours "
-                "<= 0.7x redis", _find(res, "15", f"{LABEL[src]}'s files, {vlabel}"), 0.7,
+                "<= 0.7x redis", res.find_numbered("15", f"{LABEL[src]}'s files, {vlabel}"), 0.7,
                 False, "{:.3f} s")
     return out
 

@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import workloads
 from benchlib import (HOST, KINDS, LABEL, OURS, REDIS, BenchError, Config, RawConn,
-                      Results, Server, encode, parse_redis_benchmark_csv, progress)
+                      Results, Server, encode, parse_redis_benchmark_csv, progress, reap)
 
 VALUE32 = workloads.VALUE32
 CLOCK = time.CLOCK_MONOTONIC        # one clock for all processes of the machine
@@ -225,10 +225,7 @@ def _run_queue_jobs(recipe: str, port: int, njobs: int,
         for p in procs:
             p.join(30)
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join()
+        reap(procs)
     return njobs / elapsed, workloads.exactly_once(got, njobs, errors)
 
 

@@ -37,8 +37,8 @@ import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import workloads
-from benchlib import (HOST, OURS, REDIS, BenchError, Config, RawConn, Results, Row, Server,
-                      free_port, progress, spawn_process, stop_process)
+from benchlib import (HOST, OURS, REDIS, BenchError, Config, RawConn, Results, Server,
+                      free_port, progress, reap, spawn_process, stop_process)
 
 VALUE32 = workloads.VALUE32
 CHUNK = 128                         # calls between two clock readings
@@ -203,10 +203,7 @@ def _parallel(make_op: Callable[[int], Callable[[int], object]], per: int,
         for p in procs:
             p.join(30)
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join()
+        reap(procs)
     if errors:
         raise BenchError(f"a process of {PROCS} failed: {errors[0]}")
     return total / elapsed
@@ -755,12 +752,6 @@ def _rp_label() -> str:
 # ---- Targets ------------------------------------------------------------------------
 
 
-def _find(res: Results, prefix: str, name: str) -> Optional[Row]:
-    """The row name of the workload numbered prefix."""
-    for r in res.rows.values():
-        if r.workload.split(" ", 1)[0] == prefix and r.name == name:
-            return r
-    return None
 
 
 def targets(res: Results) -> List[Dict[str, str]]:
@@ -778,7 +769,7 @@ def targets(res: Results) -> List[Dict[str, str]]:
         out.append({"target": what, "measured": shown,
                     "verdict": "met" if ok else "MISSED"})
 
-    r = _find(res, "16", "pickle: added to a get | its loads() alone")
+    r = res.find_numbered("16", "pickle: added to a get | its loads() alone")
     v = r.median(OURS) if r else None
     shown = "" if v is None else (
         f"{v:+.2f} us (loads() alone {r.median(REDIS):.2f} us)")
@@ -787,7 +778,7 @@ def targets(res: Results) -> List[Dict[str, str]]:
     for place in ("same CPU", "different CPUs"):
         tag = " [quoted]" if place == "same CPU" else " [for reference]"
         for op in ("get", "set"):
-            r = _find(res, "18", f"{op}, 1 process, {place}: TinyCache vs {MC}")
+            r = res.find_numbered("18", f"{op}, 1 process, {place}: TinyCache vs {MC}")
             v = r.ratio() if r else None
             verdict(f"TinyCache.{op} >= 1.3x {MC}, 1 process, {place}{tag}", v, 1.3, True,
                     "" if v is None else
@@ -798,7 +789,7 @@ def targets(res: Results) -> List[Dict[str, str]]:
         for op in ("GET", "SET"):
             for what in ("1 task, sequential awaits", "100 tasks on one client"):
                 for conn in ("", f", {ONE_CONN}"):
-                    r = _find(res, "19", f"{op}, {what}, {place}{conn}")
+                    r = res.find_numbered("19", f"{op}, {what}, {place}{conn}")
                     v = r.ratio() if r else None
                     verdict(f"AsyncTinyCache {op} >= 1.5x {label}{conn}, {what}, {place}"
                             f"{tag}", v, 1.5, True, "" if v is None else
