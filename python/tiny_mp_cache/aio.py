@@ -6,7 +6,9 @@ replies parsed by it (``ReplyReader``), as TinyCache's own connection
 does. Every call writes its request at once and awaits a future; the
 connection's protocol matches the replies to the futures in order, so
 concurrent tasks on one client share one connection without waiting for
-each other's round trips.
+each other's round trips. The blocking takes (BLPOP, BLMOVE, BLMPOP) wait
+on connections of their own, from a small pool of the client, so that
+they hold up no other call.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import socket
 import time
 import weakref
 from typing import (Any, AsyncIterator, Deque, Iterable, List, Mapping,
-                    Optional, Tuple, Union, cast)
+                    Optional, Set, Tuple, Union, cast)
 
 from ._commands import (_add_command, _bad_key, _bad_value, _check_count,
-                        _check_pattern, _count_command, _index_arg, _int_arg,
+                        _check_pattern, _count_command, _index_arg,
+                        _int64, _int_arg,
                         _key_arg, _key_list, _loaded, _loaded_many,
                         _mset_command, _push_command, _take_nowait_command,
                         _ttl_ms, _ttl_seconds)
@@ -30,11 +33,12 @@ from ._native import IDLE_CHECK_SECONDS as _IDLE_SECONDS
 from ._native import ProtocolError as _NativeProtocolError
 from ._native import ReplyReader as _ReplyReader
 from ._native import pack_command as _pack
-from .client import (_RETRY_DELAY_MAX, _RETRY_DELAY_MIN, SCAN_COUNT, Address,
-                     ProtocolError, ReplyError, Serializer, TinyCache,
-                     TinyCacheConnectionError, TinyCacheTimeoutError,
-                     _auth_refused, _closed_while_idle, _noauth,
-                     _not_listening, _unpickle_client)
+from .client import (_RETRY_DELAY_MAX, _RETRY_DELAY_MIN, _WAIT_GRACE,
+                     SCAN_COUNT, Address, ProtocolError, ReplyError,
+                     Serializer, TinyCache, TinyCacheConnectionError,
+                     TinyCacheTimeoutError, _auth_refused, _blocking_effect,
+                     _closed_while_idle, _noauth, _not_listening,
+                     _unpickle_client, _wait_arg, _wait_seconds)
 
 __all__ = ["AsyncTinyCache"]
 
@@ -59,6 +63,16 @@ _CLOSE_WAIT = 1.0
 # at a time), and the most a bigger one made for a big reply may take.
 _RECV_SIZE = 64 * 1024
 _RECV_MAX = 4 * 1024 * 1024
+
+# The most idle blocking connections a client keeps for its next takes
+# (more may be open while more takes wait at once; the extra ones are
+# closed when their take is over).
+_POOL_IDLE = 4
+
+# How long ending the wait of an abandoned take (CLIENT UNBLOCK over the
+# main connection, then its reply on its own) may take, besides the
+# client's timeout, before its connection is closed.
+_UNBLOCK_WAIT = 5.0
 
 
 class _Lost(Exception):
@@ -97,6 +111,10 @@ class _Protocol(asyncio.BufferedProtocol):
         self.gone: Optional[BaseException] = None   # why it closed
         self.closed = loop.create_future()          # set when it closed
         self.client = weakref.ref(client)
+        # A blocking connection's: its CLIENT ID, and whether aclose()
+        # ended its wait.
+        self.client_id: Optional[int] = None
+        self.closing = False
 
     # ---- asyncio.BufferedProtocol ----
 
@@ -322,6 +340,11 @@ def _after_fork_in_child() -> None:
         client._connecting = None
         if proto is not None:
             _forget(proto)
+        blockers = list(client._blockers)
+        client._blockers.clear()
+        client._idle.clear()
+        for proto in blockers:
+            _forget(proto)
 
 
 if hasattr(os, "register_at_fork"):
@@ -362,7 +385,15 @@ class AsyncTinyCache:
     ``asyncio.timeout``) is safe at any point: a call cancelled before
     its request was written sends nothing; one cancelled after it has its
     reply dropped when it comes, never handed to another call. A
-    cancelled :meth:`pop` may have run on the server: see there.
+    cancelled :meth:`pop` may have run on the server: see there; a
+    cancelled :meth:`take` or :meth:`take_many`: see :meth:`take`.
+
+    Blocking takes: :meth:`take` and :meth:`take_many` wait on the server
+    (BLPOP, BLMOVE, BLMPOP) each over a connection of its own, taken from
+    a small pool of the client (opened when needed, authenticated as the
+    main one, back in the pool when the take is over, at most
+    ``_POOL_IDLE`` kept idle, closed by :meth:`aclose`), so a waiting
+    take holds up no other call.
 
     Broken connections: pending calls of the commands TinyCache retries
     (get, set, delete, exists, keys, len, clear, get_many, set_many,
@@ -371,19 +402,18 @@ class AsyncTinyCache:
     persist, incr, decr, push, take_nowait, execute) raise
     :class:`TinyCacheConnectionError` and the next call reconnects (one
     of them sent on a connection the server closed while idle reconnects
-    first, as in TinyCache).
+    first, as in TinyCache); take and take_many raise it too, saying what
+    the server may have taken.
 
     Not here: ``len(cache)``, ``key in cache``, ``cache[key]`` (and its
     assignment and ``del``) cannot be awaited: use :meth:`len`,
     :meth:`exists`, :meth:`get`, :meth:`set` and :meth:`delete`.
-    ``async for key in cache`` is a SCAN (:meth:`scan_iter`). The
-    blocking ``take`` and ``take_many`` (BLPOP on the shared connection
-    would hold every other call's reply back while it waits) and
+    ``async for key in cache`` is a SCAN (:meth:`scan_iter`).
     ``lock``/``memoize`` (synchronous recipes) are TinyCache's only.
 
     Pickling: as TinyCache, the address and options, never the
     connection. After ``fork()`` the child forgets the parent's
-    connection (its descriptor stays open, unused) and opens its own.
+    connections (their descriptors stay open, unused) and opens its own.
     """
 
     def __init__(self, addr: Address = "127.0.0.1:5002", *,
@@ -409,6 +439,10 @@ class AsyncTinyCache:
         self._timeout = timeout
         self._proto: Optional[_Protocol] = None
         self._connecting: Optional["asyncio.Future[_Protocol]"] = None
+        # The blocking connections (see _blocker): every open one, and
+        # those waiting for a take.
+        self._blockers: Set[_Protocol] = set()
+        self._idle: List[_Protocol] = []
         _CLIENTS.add(self)
 
     @classmethod
@@ -668,7 +702,7 @@ class AsyncTinyCache:
             _pack(b"DECRBY", _key_arg(key), _int_arg(amount)), False, "DECRBY")
         return reply
 
-    # ---- Lists (no blocking take: see the class's docstring) ----
+    # ---- Lists (the blocking takes wait on connections of their own) ----
 
     async def push(self, name: str, *values: Any) -> int:
         """Append values to the list at name (RPUSH); its new length.
@@ -676,6 +710,65 @@ class AsyncTinyCache:
         reply: int = await self._call(
             _pack(*_push_command(name, values, self._dump)), False, "RPUSH")
         return reply
+
+    async def take(self, name: str, timeout: Optional[float] = None, *,
+                   into: Optional[str] = None) -> Any:
+        """Remove and return the item at the head of the list at name,
+        waiting for one while the list is empty or missing (BLPOP; with
+        ``into``, BLMOVE name into LEFT RIGHT), as :meth:`TinyCache.take`:
+        ``timeout`` None waits as long as it takes, a number > 0 that many
+        seconds (then None), 0 not at all (:meth:`take_nowait`). The wait
+        runs on a blocking connection of its own (see the class), so it
+        holds up no other call of this client. Never sent twice.
+
+        The client's ``timeout=`` bounds the reply to the wait, a second
+        of grace and itself; past that the wait is ended as for a
+        cancelled take and :class:`TinyCacheTimeoutError` is raised.
+
+        Cancelled (``task.cancel()``, ``asyncio.wait_for``) while it
+        waits, the take is never lost silently: ``CLIENT UNBLOCK`` ends the
+        server's wait (sent over the main connection) and its reply is
+        read before the cancellation goes on. Nothing taken: the list is
+        as it was. An item served just before: it is put back at the head
+        of the list (LPUSH), or with ``into`` taken out of ``into``
+        again (LREM into -1 item) and put back at the head of name; a
+        WARNING on logger ``"tiny_mp_cache"`` says when that fails, or
+        when the wait could not be ended or its connection broke (an item
+        may then have been taken, and lost, or with ``into``, left in
+        ``into``). A connection that breaks while a take waits raises
+        :class:`TinyCacheConnectionError` saying the same.
+        """
+        nowait = _take_nowait_command(name, into)  # checks name and into
+        wait = _wait_seconds(timeout)
+        if wait == 0:
+            return await self.take_nowait(name, into=into)
+        if into is None:
+            args: Tuple[Any, ...] = (b"BLPOP", name, _wait_arg(wait))
+        else:
+            args = (b"BLMOVE",) + nowait[1:] + (_wait_arg(wait),)
+        values = await self._blocking(wait, name, into, args)
+        return _loaded(values[0], self._load) if values else None
+
+    async def take_many(self, name: str, count: int,
+                        timeout: Optional[float] = None) -> List[Any]:
+        """Remove and return up to count items from the head of the list
+        at name, in order, waiting while it is empty (BLMPOP ... COUNT),
+        as :meth:`TinyCache.take_many`: all there are up to ``count`` once
+        there is one; ``timeout`` as in :meth:`take` (0: LPOP name count);
+        an empty list when nothing came. Runs on a blocking connection
+        (even with 0), and a cancelled call puts back every item it was
+        served (one LPUSH, in order), as :meth:`take` says."""
+        if not isinstance(name, str):
+            _bad_key(name)
+        _check_count(count)
+        wait = _wait_seconds(timeout)
+        if wait == 0:
+            args: Tuple[Any, ...] = (b"LPOP", name, _int64(count))
+        else:
+            args = (b"BLMPOP", _wait_arg(wait), 1, name, b"LEFT", b"COUNT",
+                    _int64(count))
+        values = await self._blocking(wait, name, None, args)
+        return _loaded_many(values, self._load)
 
     async def take_nowait(self, name: str, *,
                           into: Optional[str] = None) -> Any:
@@ -730,7 +823,11 @@ class AsyncTinyCache:
     async def aclose(self) -> None:
         """Close the connection; calls still pending fail with
         :class:`TinyCacheConnectionError`. A later call opens a new
-        one."""
+        one. The blocking connections are closed too: the wait of a take
+        still waiting is ended first (CLIENT UNBLOCK), so that it returns
+        an item it was served just before, or else raises
+        :class:`TinyCacheConnectionError` (nothing taken)."""
+        await self._close_blocking()
         proto, self._proto = self._proto, None
         self._connecting = None
         if proto is None or proto.transport is None:
@@ -838,6 +935,13 @@ class AsyncTinyCache:
         return await asyncio.shield(connecting)
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Protocol:
+        """Open the main connection (see _dial)."""
+        proto = await self._dial(loop)
+        self._proto = proto
+        self._connecting = None
+        return proto
+
+    async def _dial(self, loop: asyncio.AbstractEventLoop) -> _Protocol:
         """Open a connection, waiting up to connect_timeout for a server
         that is still starting, and authenticate it."""
         deadline = loop.time() + self._connect_timeout
@@ -869,9 +973,223 @@ class AsyncTinyCache:
                 raise
         if proto.gone is not None:
             raise proto.gone
-        self._proto = proto
-        self._connecting = None
         return proto
+
+    # ---- Blocking takes ----
+
+    async def _blocker(self) -> _Protocol:
+        """A blocking connection of the running loop for one take: an
+        idle one of the pool the server did not close, or a new one
+        (authenticated, its CLIENT ID read, no per-call timeout)."""
+        loop = _get_running_loop()
+        idle = self._idle
+        while idle:
+            proto = idle.pop()
+            if proto.loop is not loop:
+                self._drop_blocker(proto)
+            elif proto.gone is None and not _closed_while_idle(proto.sock):
+                return proto
+            else:
+                self._drop_blocker(proto)
+        proto = await self._dial(loop)
+        try:
+            proto.client_id = await proto.send(_pack(b"CLIENT", b"ID"), False,
+                                               "CLIENT ID")
+        except BaseException:
+            proto.abort(TinyCacheConnectionError("CLIENT ID failed"))
+            raise
+        proto.timeout = None
+        self._blockers.add(proto)
+        return proto
+
+    def _release(self, proto: _Protocol) -> None:
+        """A take is over on a blocking connection: back to the pool if it
+        is sound, idle and of the running loop, else closed."""
+        if proto.gone is None and not proto.pending and \
+                proto.loop is _get_running_loop() and \
+                proto in self._blockers and len(self._idle) < _POOL_IDLE:
+            self._idle.append(proto)
+        else:
+            self._drop_blocker(proto)
+
+    def _drop_blocker(self, proto: _Protocol) -> None:
+        """Close a blocking connection (forget it if another loop's)."""
+        self._blockers.discard(proto)
+        if proto in self._idle:
+            self._idle.remove(proto)
+        if proto.loop is not _get_running_loop():
+            _forget(proto)
+        elif proto.gone is None:
+            proto.abort(TinyCacheConnectionError(
+                f"blocking connection to {self._display} closed"))
+
+    async def _blocking(self, wait: Optional[float], name: str,
+                        into: Optional[str], args: Tuple[Any, ...]
+                        ) -> List[bytes]:
+        """Run the take args (BLPOP, BLMOVE, BLMPOP; LPOP name count) on a
+        blocking connection and return the items it took. A cancelled
+        call, or one whose reply does not come within the wait,
+        _WAIT_GRACE and the client's timeout, has its wait ended and
+        what it was served put back first (see _abandon)."""
+        timeout = self._timeout
+        limit = None if wait is None or timeout is None else \
+            wait + _WAIT_GRACE + timeout
+        proto = await self._blocker()
+        fut = proto.send(_pack(*args), False, args[0].decode())
+        try:
+            await asyncio.wait((fut,), timeout=limit)
+        except _CancelledError:
+            await self._abandon_shielded(proto, fut, name, into, args)
+            raise
+        what, _ = _take_effect(args)
+        if not fut.done():
+            outcome = await self._abandon_shielded(proto, fut, name, into,
+                                                   args)
+            raise TinyCacheTimeoutError(
+                f"no reply from {self._display} within {limit:g} s (the "
+                f"wait, {_WAIT_GRACE:g} s of grace and the client's "
+                f"timeout) to {what}; ending its wait (CLIENT UNBLOCK): "
+                f"{outcome}")
+        self._release(proto)
+        error = fut.exception()
+        if error is not None:
+            if isinstance(error, TinyCacheConnectionError):
+                raise TinyCacheConnectionError(
+                    f"connection to {self._display} broke during {what}, "
+                    f"which is never retried: {_take_effect(args)[1]} "
+                    f"({error})") from None
+            raise error
+        values = _taken(args, fut.result())
+        if not values and proto.closing:
+            raise TinyCacheConnectionError(
+                f"connection to {self._display} closed by aclose() during "
+                f"{what}: nothing was taken")
+        return values
+
+    async def _abandon_shielded(self, proto: _Protocol,
+                                fut: "asyncio.Future[Any]", name: str,
+                                into: Optional[str],
+                                args: Tuple[Any, ...]) -> str:
+        """Run _abandon in a task of its own and await it: cancelling
+        the caller again cannot stop it halfway."""
+        task = _get_running_loop().create_task(
+            self._abandon(proto, fut, name, into, args))
+        _TASKS.add(task)
+        task.add_done_callback(_TASKS.discard)
+        return await asyncio.shield(task)
+
+    async def _abandon(self, proto: _Protocol, fut: "asyncio.Future[Any]",
+                       name: str, into: Optional[str],
+                       args: Tuple[Any, ...]) -> str:
+        """The take args on proto (its reply fut) was cancelled or timed
+        out: end its wait and read its reply (_unblock), put back what it
+        took (_put_back), and say what became of it. Logs a WARNING when
+        an item may be lost or could not be put back."""
+        what, lost = _take_effect(args)
+        if not fut.done():
+            await self._unblock(proto, fut)
+        error = fut.exception() if not fut.cancelled() else \
+            TinyCacheConnectionError("cancelled")
+        if error is not None and not isinstance(error, ReplyError):
+            self._drop_blocker(proto)
+            _log.warning(
+                "%s on %s was cancelled or timed out, then its connection "
+                "broke before its reply (%s): %s", what, self._display,
+                error, lost)
+            return f"its connection is closed: {lost}"
+        self._release(proto)
+        values = [] if error is not None else _taken(args, fut.result())
+        if not values:
+            return "nothing was taken"
+        return await self._put_back(name, into, values, what)
+
+    async def _unblock(self, proto: _Protocol,
+                       fut: "asyncio.Future[Any]") -> None:
+        """End the wait of the take whose reply fut is on proto: CLIENT
+        UNBLOCK over the main connection, then await the reply (nil if
+        nothing was taken). While the server says the connection is not
+        blocked (its request not read yet, or its reply on the way), ask
+        again until the reply is in; past _UNBLOCK_WAIT (and the client's
+        timeout), or if the unblock fails, close the connection (fut then
+        fails)."""
+        loop = proto.loop
+        deadline = loop.time() + _UNBLOCK_WAIT + (self._timeout or 0)
+        data = _pack(b"CLIENT", b"UNBLOCK", cast(int, proto.client_id))
+        delay = 0.001
+        why = f"no reply within {deadline - loop.time():g} s"
+        while not fut.done() and loop.time() < deadline:
+            try:
+                unblocked = await asyncio.wait_for(
+                    self._call(data), deadline - loop.time())
+            except (ReplyError, TinyCacheConnectionError,
+                    TinyCacheTimeoutError, asyncio.TimeoutError) as e:
+                why = f"CLIENT UNBLOCK failed: {e or 'timed out'}"
+                break
+            left = max(deadline - loop.time(), 0)
+            await asyncio.wait((fut,),
+                               timeout=left if unblocked else min(delay, left))
+            delay = min(delay * 2, 0.1)
+        if not fut.done():
+            proto.abort(TinyCacheConnectionError(
+                f"the wait could not be ended ({why}): closed"))
+
+    async def _put_back(self, name: str, into: Optional[str],
+                        values: List[bytes], what: str) -> str:
+        """Put the items an abandoned take was served back at the head of
+        name, in order (one LPUSH); with into, the item leaves into first
+        (LREM into -1 item: the last copy, wherever other takes into the
+        same list put theirs after it; if it is gone, someone else has it
+        and it is left alone). Says how it went; a WARNING if it failed."""
+        size = sum(len(v) for v in values)
+        removed = False
+        try:
+            if into is not None:
+                if not await self._call(
+                        _pack(b"LREM", into, b"-1", values[0]), False, "LREM"):
+                    return (f"the item it moved had left {into!r} meanwhile: "
+                            "left alone")
+                removed = True
+            await self._call(_pack(b"LPUSH", name, *values[::-1]), False,
+                             "LPUSH")
+        except (ReplyError, TinyCacheConnectionError,
+                TinyCacheTimeoutError) as e:
+            where = "it was dropped" if into is None or removed else \
+                f"it is left in {into!r}"
+            _log.warning(
+                "%s on %s was cancelled or timed out after the server served "
+                "it %d item(s) (%d bytes), which could not be put back at "
+                "the head of %r (%s): %s", what, self._display, len(values),
+                size, name, e, where)
+            return f"the item(s) it was served could not be put back: {where}"
+        _log.debug("put back the %d item(s) of an abandoned %s", len(values),
+                   what)
+        return f"the {len(values)} item(s) it was served are back in {name!r}"
+
+    async def _close_blocking(self) -> None:
+        """aclose()'s part: end the wait of every take still waiting (so
+        that it gets what it was served, or raises, nothing taken), then
+        close every blocking connection."""
+        loop = _get_running_loop()
+        blockers = list(self._blockers)
+        waiting = [p for p in blockers
+                   if p.loop is loop and p.gone is None and p.pending]
+        if waiting:
+            for proto in waiting:
+                proto.closing = True
+            unblocks = [self._call(_pack(b"CLIENT", b"UNBLOCK",
+                                         cast(int, proto.client_id)))
+                        for proto in waiting]
+            try:
+                await asyncio.wait_for(asyncio.gather(*unblocks),
+                                       _CLOSE_WAIT)
+            except (ReplyError, TinyCacheConnectionError,
+                    TinyCacheTimeoutError, asyncio.TimeoutError):
+                pass
+            futs = [p.pending[0][0] for p in waiting if p.pending]
+            if futs:
+                await asyncio.wait(futs, timeout=_CLOSE_WAIT)
+        for proto in blockers:
+            self._drop_blocker(proto)
 
     async def _open(self, loop: asyncio.AbstractEventLoop
                     ) -> Tuple[asyncio.BaseTransport, _Protocol]:
@@ -918,6 +1236,37 @@ def _forget(proto: _Protocol) -> None:
         except OSError:
             pass
     _INHERITED.append(proto)
+
+
+# Tasks ending an abandoned take (see _abandon_shielded), kept from being
+# collected while they run.
+_TASKS: "Set[asyncio.Task[Any]]" = set()
+
+
+def _take_effect(args: Tuple[Any, ...]) -> Tuple[str, str]:
+    """What the take args is, for messages, and what the server may have
+    done for it if its reply is never read (see _blocking_effect)."""
+    if args[0] == b"LPOP":
+        return (f"a take of up to {args[2]} items from {args[1]!r} (LPOP)",
+                f"the server may have taken up to {args[2]} items for it, "
+                "which are lost")
+    return _blocking_effect(args)
+
+
+def _taken(args: Tuple[Any, ...], reply: Any) -> List[bytes]:
+    """The items the take args took, in order, from its reply: BLPOP's
+    [name, item], BLMOVE's item, BLMPOP's [name, [items]], LPOP's
+    [items]; nil (nothing) for each."""
+    if reply is None:
+        return []
+    command = args[0]
+    if command == b"BLMOVE":
+        return [reply]
+    if command == b"BLPOP":
+        return [reply[1]]
+    if command == b"BLMPOP":
+        return list(reply[1])
+    return list(reply)
 
 
 def _retrieve(task: "asyncio.Future[Any]") -> None:

@@ -1016,3 +1016,447 @@ def test_against_redis_server(caplog):
             run(main(r["address"]))
             run(main(r["unix"]))
     assert not [r for r in caplog.records if r.name == "tiny_mp_cache"]
+
+
+# ---- Blocking takes: each on a connection of its own ----
+
+def _on(address, **kw):
+    kw.setdefault("connect_timeout", 10.0)
+    return AsyncTinyCache(address, **kw)
+
+
+async def _waiting(c, count=1):
+    """Return once count takes of c wait on the server (their requests
+    are read: CLIENT LIST names the blocking command)."""
+    deadline = time.monotonic() + 10
+    while True:
+        listing = await c.execute("CLIENT", "LIST")
+        if _blocked(listing) >= count:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {count} blocked take(s): {listing!r}")
+        await asyncio.sleep(0.005)
+
+
+def _blocked(listing):
+    """How many clients of a CLIENT LIST reply wait (flag b)."""
+    return sum("b" in line.split(" flags=")[1].split(" ")[0]
+               for line in listing.decode().splitlines())
+
+
+def _before_unblock(c, hook):
+    """Run hook() (synchronous) right before c sends its first CLIENT
+    UNBLOCK, over the main connection: what another client does then
+    happens before the server reads the unblock."""
+    real = c._call
+    state = {"done": False}
+
+    async def call(data, *rest):
+        if b"UNBLOCK" in data and not state["done"]:
+            state["done"] = True
+            hook()
+        return await real(data, *rest)
+
+    c._call = call
+    return state
+
+
+def test_take_in_order_with_timeouts_into_and_take_many(module_address):
+    async def main():
+        async with _on(module_address) as c:
+            await c.clear()
+            await c.push("q", b"1", b"2", b"3")
+            assert [await c.take("q") for _ in range(3)] == [b"1", b"2", b"3"]
+            t0 = time.monotonic()
+            assert await c.take("q", 0.2) is None
+            assert 0.15 < time.monotonic() - t0 < 5
+            assert await c.take("q", 0) is None
+            assert await c.take_many("q", 3, 0.1) == []
+            assert await c.take_many("q", 3, 0) == []
+            # A take waiting as long as it takes gets a later push.
+            t = asyncio.ensure_future(c.take("q"))
+            await _waiting(c)
+            await c.push("q", b"late")
+            assert await t == b"late"
+            await c.push("q", b"a", b"b", b"c")
+            assert await c.take_many("q", 2) == [b"a", b"b"]
+            assert await c.take_many("q", 5, 1) == [b"c"]
+            await c.push("q", b"d", b"e", b"f")
+            assert await c.take_many("q", 2, 0) == [b"d", b"e"]
+            # into: the item moves atomically to the tail of into.
+            await c.push("done", b"old")
+            assert await c.take("q", 5, into="done") == b"f"
+            assert await c.take("q", 0.1, into="done") is None
+            assert await c.lrange("done") == [b"old", b"f"]
+            assert await c.llen("q") == 0
+            t = asyncio.ensure_future(c.take("q", into="done"))
+            await _waiting(c)
+            await c.push("q", b"g")
+            assert await t == b"g"
+            assert await c.lrange("done") == [b"old", b"f", b"g"]
+            # Errors as TinyCache's; the connection stays usable.
+            await c.set("s", b"x")
+            with pytest.raises(ReplyError, match="^WRONGTYPE"):
+                await c.take("s", 1)
+            with pytest.raises(ReplyError, match="^WRONGTYPE"):
+                await c.take_many("s", 2)
+            # One blocking connection did it all, kept in the pool.
+            assert len(c._idle) == 1 and len(c._blockers) == 1
+            clients = await c.execute("CLIENT", "LIST")
+            assert clients.count(b"id=") == 2
+
+    run(main())
+
+
+def test_take_arguments_checked_before_sending():
+    c = AsyncTinyCache(f"127.0.0.1:{free_port()}", connect_timeout=0)
+
+    async def main():
+        for call in (c.take(1), c.take("q", "1"), c.take("q", into=1),
+                     c.take("q", True), c.take_many(1, 1),
+                     c.take_many("q", 1.0), c.take_many("q", 1, "1")):
+            with pytest.raises(TypeError):
+                await call
+        for call in (c.take("q", -1), c.take("q", float("nan")),
+                     c.take_many("q", 0), c.take_many("q", 1, -1)):
+            with pytest.raises(ValueError):
+                await call
+        assert not c._blockers
+
+    run(main())
+
+
+def test_serializer_applies_to_take(server):
+    async def main():
+        async with client(server, serializer="json") as c:
+            await c.push("q", {"job": 1}, [2], "three", None)
+            assert await c.take("q") == {"job": 1}
+            assert await c.take("q", 1, into="p") == [2]
+            assert await c.take_many("q", 5) == ["three", None]
+            assert await c.lrange("p") == [[2]]
+            await c.push("q", {"a": 1})
+            assert await c.take_many("q", 5, 0) == [{"a": 1}]
+
+    run(main())
+
+
+def test_waiting_take_holds_up_no_other_call(module_address):
+    # Three takes wait (on three connections) while the main connection
+    # serves other tasks' calls at once.
+    async def main():
+        async with _on(module_address) as c:
+            await c.clear()
+            takes = [asyncio.ensure_future(c.take(f"q{i}")) for i in range(3)]
+            await _waiting(c, 3)
+            t0 = time.monotonic()
+            for i in range(20):
+                await c.set(f"k{i}", b"v")
+                assert await c.get(f"k{i}") == b"v"
+            assert time.monotonic() - t0 < 2
+            assert not any(t.done() for t in takes)
+            for i in range(3):
+                await c.push(f"q{i}", b"%d" % i)
+            assert await asyncio.gather(*takes) == [b"0", b"1", b"2"]
+            assert len(c._blockers) == 3 and len(c._idle) == 3
+
+    run(main())
+
+
+def test_cancelled_take_with_nothing_served_leaves_the_list(module_address,
+                                                           caplog):
+    async def main():
+        async with _on(module_address) as c:
+            await c.clear()
+            await c.push("other", b"x")
+            t = asyncio.ensure_future(c.take("q"))
+            await _waiting(c)
+            await cancel(t)
+            # The server's wait is over: nothing is blocked any more.
+            assert _blocked(await c.execute("CLIENT", "LIST")) == 0
+            t = asyncio.ensure_future(c.take_many("q", 3, 30))
+            await _waiting(c)
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(t, 0.05)
+            t = asyncio.ensure_future(c.take("q", into="done"))
+            await _waiting(c)
+            await cancel(t)
+            assert await c.exists("q", "done") == 0
+            # The connection went back to the pool, and takes still work.
+            assert len(c._blockers) == 1 and len(c._idle) == 1
+            await c.push("q", b"1", b"2")
+            assert await c.take("q") == b"1"
+            assert await c.take_many("q", 5) == [b"2"]
+            assert len(c._blockers) == 1
+
+    with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
+        run(main())
+    assert not [r for r in caplog.records if r.name == "tiny_mp_cache"]
+
+
+def test_cancelled_take_served_just_before_the_unblock_puts_back(
+        module_address, caplog):
+    # Another client pushes right before the CLIENT UNBLOCK is sent: the
+    # server serves the waiting take first (the unblock finds nothing
+    # waiting), and the item must come back at the head, in order.
+    sync = TinyCache(module_address, connect_timeout=10)
+
+    async def main():
+        async with _on(module_address) as c:
+            await c.clear()
+            await c.push("q", b"before")        # another take's, below
+            assert await c.take("q") == b"before"
+            await c.push("keep", b"k")
+            _before_unblock(c, lambda: sync.push("q", b"served", b"next"))
+            t = asyncio.ensure_future(c.take("q"))
+            await _waiting(c)
+            await cancel(t)
+            assert await c.lrange("q") == [b"served", b"next"]
+
+            # take_many: its items come back in order, ahead of the rest.
+            await c.delete("q")
+            _before_unblock(c, lambda: sync.push("q", b"a", b"b", b"c"))
+            t = asyncio.ensure_future(c.take_many("q", 2))
+            await _waiting(c)
+            await cancel(t)
+            assert await c.lrange("q") == [b"a", b"b", b"c"]
+
+            # into: the very item leaves into again, even with others put
+            # after it there meanwhile (LMOVE into q RIGHT LEFT would take
+            # "later"), and is back at the head of q.
+            await c.delete("q")
+            await c.push("done", b"old")
+
+            def serve_then_append():
+                sync.push("q", b"moved", b"rest")
+                sync.push("done", b"later")
+            _before_unblock(c, serve_then_append)
+            t = asyncio.ensure_future(c.take("q", into="done"))
+            await _waiting(c)
+            await cancel(t)
+            assert await c.lrange("q") == [b"moved", b"rest"]
+            assert await c.lrange("done") == [b"old", b"later"]
+            assert len(c._idle) == 1            # back in the pool
+            assert await c.lrange("keep") == [b"k"]
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
+            run(main())
+    finally:
+        sync.close()
+    assert not [r for r in caplog.records if r.name == "tiny_mp_cache"]
+
+
+def test_take_cancelled_twice_still_ends_its_wait(server, caplog):
+    # A second cancel during the first's clean-up does not stop it: the
+    # wait is ended and the served item put back all the same.
+    import tiny_mp_cache.aio as aio
+    sync = TinyCache(server.address, connect_timeout=10)
+
+    async def main():
+        async with client(server) as c:
+            _before_unblock(c, lambda: sync.push("q", b"served"))
+            t = asyncio.ensure_future(c.take("q"))
+            await _waiting(c)
+            t.cancel()
+            await asyncio.sleep(0)
+            t.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await t
+            await until(lambda: not aio._TASKS, "the clean-up")
+            assert await c.lrange("q") == [b"served"]
+            await c.push("q", b"v")
+            assert await c.take_many("q", 5, 1) == [b"served", b"v"]
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
+            run(main())
+    finally:
+        sync.close()
+    assert not [r for r in caplog.records if r.name == "tiny_mp_cache"]
+
+
+def test_unblock_sent_before_the_take_is_read_is_sent_again(server):
+    # The first CLIENT UNBLOCK finds nothing waiting (as when the take's
+    # request is not read yet): it is sent again until the wait is over.
+    async def main():
+        async with client(server) as c:
+            t = asyncio.ensure_future(c.take("q"))
+            await _waiting(c)
+            real = c._call
+            sent = []
+
+            async def call(data, *rest):
+                if b"UNBLOCK" in data:
+                    sent.append(data)
+                    if len(sent) == 1:
+                        data = data.replace(b"$1\r\n", b"$6\r\n999999",
+                                            1)[:-3] + b"\r\n"
+                return await real(data, *rest)
+
+            c._call = call
+            await cancel(t)
+            assert len(sent) == 2
+            assert _blocked(await c.execute("CLIENT", "LIST")) == 0
+            c._call = real
+            await c.push("q", b"v")
+            assert await c.take("q") == b"v"
+
+    run(main())
+
+
+def test_cancelled_take_that_cannot_put_back_warns(module_address, caplog):
+    sync = TinyCache(module_address, connect_timeout=10)
+
+    def serve_then_block_the_list():
+        sync.push("q", b"served")
+        sync.set("q", b"now a string")          # LPUSH: WRONGTYPE
+
+    async def main():
+        async with _on(module_address) as c:
+            await c.clear()
+            _before_unblock(c, serve_then_block_the_list)
+            t = asyncio.ensure_future(c.take("q"))
+            await _waiting(c)
+            await cancel(t)
+            assert await c.get("q") == b"now a string"
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
+            run(main())
+    finally:
+        sync.close()
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "tiny_mp_cache"]
+    assert len(warnings) == 1, warnings
+    assert "'q'" in warnings[0] and "dropped" in warnings[0]
+    assert "WRONGTYPE" in warnings[0]
+
+
+def test_cancelled_take_whose_connection_breaks_warns(module_address, caplog):
+    async def main():
+        async with _on(module_address) as c:
+            await c.clear()
+            t = asyncio.ensure_future(c.take("q"))
+            await _waiting(c)
+            sock = next(iter(c._blockers)).sock
+            _before_unblock(c, lambda: sock.shutdown(socket.SHUT_RDWR))
+            await cancel(t)
+            assert not c._blockers and not c._idle
+            while _blocked(await c.execute("CLIENT", "LIST")):
+                await asyncio.sleep(0.005)
+            await c.push("q", b"v")
+            assert await c.take("q") == b"v"     # a new connection
+
+    with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
+        run(main())
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "tiny_mp_cache"]
+    assert len(warnings) == 1, warnings
+    assert "may have taken" in warnings[0] and "'q'" in warnings[0]
+
+
+def test_take_on_a_broken_connection_says_what_may_be_lost(server):
+    async def main():
+        async with client(server) as c:
+            t = asyncio.ensure_future(c.take_many("q", 3))
+            await _waiting(c)
+            next(iter(c._blockers)).sock.shutdown(socket.SHUT_RDWR)
+            with pytest.raises(TinyCacheConnectionError,
+                               match="never retried.*up to 3 items"):
+                await t
+            assert not c._blockers
+            # (Once the server has seen the close: an item pushed before
+            # would be served to the dead take, and lost.)
+            while _blocked(await c.execute("CLIENT", "LIST")):
+                await asyncio.sleep(0.005)
+            await c.push("q", b"v")
+            assert await c.take("q", 5) == b"v"
+
+    run(main())
+
+
+def test_aclose_ends_waiting_takes_and_closes_their_connections(
+        module_address):
+    sync = TinyCache(module_address, connect_timeout=10)
+
+    me = f"id={sync.execute('CLIENT', 'ID')} "
+
+    def ours():
+        return [line for line in sync.execute("CLIENT", "LIST").decode()
+                .splitlines() if not line.startswith(me)]
+
+    async def main():
+        c = _on(module_address)
+        await c.clear()
+        await c.push("q", b"1")
+        assert await c.take("q") == b"1"
+        waiting = [asyncio.ensure_future(c.take("q")),
+                   asyncio.ensure_future(c.take_many("q", 2))]
+        await _waiting(c, 2)
+        assert len(ours()) == 3
+        await c.aclose()
+        for t in waiting:
+            with pytest.raises(TinyCacheConnectionError, match="aclose"):
+                await t
+        assert not c._blockers and not c._idle
+        await until(lambda: not ours(), "the connections to close")
+        assert sync.llen("q") == 0
+        # Used again, it opens new ones.
+        await c.push("q", b"2")
+        assert await c.take("q") == b"2"
+        await c.aclose()
+
+    try:
+        run(main())
+    finally:
+        sync.close()
+
+
+def test_client_timeout_bounds_a_take_without_reply(monkeypatch, caplog):
+    # A server that never answers the BLPOP nor ends it (CLIENT UNBLOCK:
+    # 0): past the wait, the grace and the client's timeout, the wait
+    # cannot be ended; the connection is closed, with a WARNING.
+    import tiny_mp_cache.aio as aio
+    monkeypatch.setattr(aio, "_UNBLOCK_WAIT", 0.3)
+
+    def mute(fake, conn, index):
+        while True:
+            args = fake.read(conn)
+            if args is None:
+                return
+            if args[:2] == [b"CLIENT", b"ID"]:
+                conn.sendall(b":%d\r\n" % (index + 7))
+            elif args[:2] == [b"CLIENT", b"UNBLOCK"]:
+                conn.sendall(b":0\r\n")
+
+    with FakeServer(mute) as fake:
+        async def main():
+            c = AsyncTinyCache(fake.address, connect_timeout=5, timeout=0.1)
+            t0 = time.monotonic()
+            with pytest.raises(TinyCacheTimeoutError,
+                               match="within 1.2 s.*may have taken"):
+                await c.take("q", 0.1)
+            assert 1.2 < time.monotonic() - t0 < 10
+            assert not c._blockers
+            await c.aclose()
+
+        with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
+            run(main())
+        assert [b"CLIENT", b"UNBLOCK", b"7"] in fake.commands
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "tiny_mp_cache"]
+    assert len(warnings) == 1 and "could not be ended" in warnings[0]
+
+
+def test_each_event_loop_and_fork_child_gets_its_own_blocker(server):
+    c = client(server)
+
+    async def take_one(value):
+        await c.push("q", value)
+        assert await c.take("q") == value
+        return next(iter(c._blockers))
+
+    first = run(take_one(b"1"))
+    second = run(take_one(b"2"))                    # a new loop
+    assert first is not second and c._blockers == {second}
+    run(c.aclose())
