@@ -33,6 +33,16 @@ def run(coro, limit=LIMIT):
     return asyncio.run(asyncio.wait_for(coro, limit))
 
 
+def run_logged(caplog, *coros):
+    """Run each coro as run() does and return the messages logged on
+    logger tiny_mp_cache at WARNING or above meanwhile."""
+    with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
+        for coro in coros:
+            run(coro)
+    return [r.getMessage() for r in caplog.records
+            if r.name == "tiny_mp_cache" and r.levelno >= logging.WARNING]
+
+
 async def until(pred, what, timeout=10.0):
     """Await pred() becoming true (polled); fail after timeout."""
     deadline = time.monotonic() + timeout
@@ -591,10 +601,7 @@ def test_cancelled_pop_against_our_server(server, caplog):
             await c.ping()
             assert await c.get("k") == b"v2"
 
-    with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
-        run(main())
-    warnings = [r.getMessage() for r in caplog.records
-                if r.name == "tiny_mp_cache"]
+    warnings = run_logged(caplog, main())
     assert len(warnings) == 1 and "'k'" in warnings[0]
 
 
@@ -1188,9 +1195,7 @@ def test_cancelled_take_with_nothing_served_leaves_the_list(module_address,
             assert await c.take_many("q", 5) == [b"2"]
             assert len(c._blockers) == 1
 
-    with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
-        run(main())
-    assert not [r for r in caplog.records if r.name == "tiny_mp_cache"]
+    assert run_logged(caplog, main()) == []
 
 
 def test_cancelled_take_served_just_before_the_unblock_puts_back(
@@ -1239,11 +1244,9 @@ def test_cancelled_take_served_just_before_the_unblock_puts_back(
             assert await c.lrange("keep") == [b"k"]
 
     try:
-        with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
-            run(main())
+        assert run_logged(caplog, main()) == []
     finally:
         sync.close()
-    assert not [r for r in caplog.records if r.name == "tiny_mp_cache"]
 
 
 def test_take_cancelled_twice_still_ends_its_wait(server, caplog):
@@ -1268,11 +1271,9 @@ def test_take_cancelled_twice_still_ends_its_wait(server, caplog):
             assert await c.take_many("q", 5, 1) == [b"served", b"v"]
 
     try:
-        with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
-            run(main())
+        assert run_logged(caplog, main()) == []
     finally:
         sync.close()
-    assert not [r for r in caplog.records if r.name == "tiny_mp_cache"]
 
 
 def test_unblock_sent_before_the_take_is_read_is_sent_again(server):
@@ -1321,12 +1322,9 @@ def test_cancelled_take_that_cannot_put_back_warns(module_address, caplog):
             assert await c.get("q") == b"now a string"
 
     try:
-        with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
-            run(main())
+        warnings = run_logged(caplog, main())
     finally:
         sync.close()
-    warnings = [r.getMessage() for r in caplog.records
-                if r.name == "tiny_mp_cache"]
     assert len(warnings) == 1, warnings
     assert "'q'" in warnings[0] and "dropped" in warnings[0]
     assert "WRONGTYPE" in warnings[0]
@@ -1347,10 +1345,7 @@ def test_cancelled_take_whose_connection_breaks_warns(module_address, caplog):
             await c.push("q", b"v")
             assert await c.take("q") == b"v"     # a new connection
 
-    with caplog.at_level(logging.WARNING, logger="tiny_mp_cache"):
-        run(main())
-    warnings = [r.getMessage() for r in caplog.records
-                if r.name == "tiny_mp_cache"]
+    warnings = run_logged(caplog, main())
     assert len(warnings) == 1, warnings
     assert "may have taken" in warnings[0] and "'q'" in warnings[0]
 
