@@ -713,7 +713,7 @@ dict_entry_set_val_h(dict *d, dict_entry *e, uint64_t h, const void *val,
 	} else {
 		/* No realloc when it would keep the block as it is (a
 		 * value of about the same size, the common overwrite). */
-		if (!mem_fits(e, size))
+		if (!mem_fits(old, size))
 			e = mem_realloc(e, size);
 		p = e->data + off;
 		p += dict_varint_put(p, vlen);

@@ -56,18 +56,15 @@ mem_usable(const void *ptr)
 }
 
 int
-mem_fits(const void *ptr, size_t size)
+mem_fits(size_t usable, size_t size)
 {
-#ifdef HAVE_MALLOC_USABLE_SIZE
-	size_t room = malloc_usable_size((void *)(uintptr_t)ptr);
+	/* What the block holds: its cost less glibc's size word (0 when
+	 * the allocator cannot say). glibc keeps a block whose spare bytes
+	 * cannot make a chunk. */
+	size_t room = usable > MEM_CHUNK_OVERHEAD ?
+	    usable - MEM_CHUNK_OVERHEAD : 0;
 
-	/* glibc keeps a block whose spare bytes cannot make a chunk. */
 	return size <= room && room - size < MEM_GRANULE;
-#else
-	(void)ptr;
-	(void)size;
-	return 0;
-#endif
 }
 
 /*

@@ -21,9 +21,10 @@ size_t mem_used(void);                         /* bytes currently allocated */
 /* Tune the allocator for a server (process-wide): no fastbins. */
 void mem_tune(void);
 size_t mem_usable(const void *ptr);            /* bytes ptr really costs */
-/* Whether mem_realloc(ptr, size) would keep the block as it is: it holds
- * size bytes with less than a granule to spare (0 when unknown). */
-int mem_fits(const void *ptr, size_t size);
+/* Whether mem_realloc to size would keep a block that costs usable bytes
+ * (its mem_usable) as it is: it holds size bytes with less than a
+ * granule to spare (0 when unknown). */
+int mem_fits(size_t usable, size_t size);
 size_t mem_peak(void);                         /* highest mem_used() seen
                                                 * by calls to mem_peak */
 void mem_peak_reset(void);                     /* the peak is now */
